@@ -1,0 +1,101 @@
+import { readFile } from 'node:fs/promises';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import fastifyRedis from '@fastify/redis';
+import { Ajv } from 'ajv';
+import { Eta } from 'eta';
+import Fastify, { type FastifyInstance } from 'fastify';
+import openapiGlue from 'fastify-openapi-glue';
+import { Redis } from 'ioredis';
+import type { OperationHandlers } from '../generated/handlers.js';
+import type { Config } from './config.js';
+import { WorkerRenderer, type Renderer } from './domain/render/renderer.js';
+import { SessionService } from './domain/sessions/session-service.js';
+import { StreamHub } from './domain/streaming/hub.js';
+import type { AppContext } from './http/context.js';
+import { installErrorHandling } from './http/errors.js';
+import { opsHandlers } from './http/handlers/ops.js';
+import { publicSessionHandlers } from './http/handlers/public-sessions.js';
+import { countResponses, createMetrics } from './http/metrics.js';
+import { toServiceHandlers } from './http/operations.js';
+import { registerPages } from './http/pages.js';
+import { contractPath, viewsDir } from './paths.js';
+import { EmbeddedStore } from './store/embedded-store.js';
+import { RedisStore } from './store/redis-store.js';
+import type { Store } from './store/store.js';
+
+/**
+ * Request validation, chosen deliberately:
+ * - bodies are never coerced ("5" is not a number) so wrong-typed fields are a 400;
+ *   path and query strings are coerced, since they only arrive as text;
+ * - unknown body fields are removed (schemas say additionalProperties: false) so
+ *   old clients may send them but they are never stored;
+ * - defaults from the contract are applied; strict mode is on, with the
+ *   OpenAPI-only annotation keywords declared.
+ */
+function createValidatorCompiler() {
+  const base = { removeAdditional: true, useDefaults: true, allErrors: false, strict: true } as const;
+  const body = new Ajv({ ...base, coerceTypes: false });
+  const text = new Ajv({ ...base, coerceTypes: 'array' });
+  for (const ajv of [body, text]) ajv.addVocabulary(['example', 'xml', 'externalDocs', 'discriminator']);
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? body : text).compile(schema);
+}
+
+export interface BuildOptions {
+  /** Use this store instead of the one REDIS_URL selects (tests share one across apps). */
+  store?: Store;
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.setValidatorCompiler(createValidatorCompiler());
+  installErrorHandling(app);
+
+  let store = options.store;
+  if (!store) {
+    if (config.REDIS_URL) {
+      const client = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, connectionName: 'realtime-svg' });
+      await app.register(fastifyRedis, { client, closeClient: true });
+      store = new RedisStore(app.redis, client.duplicate({ connectionName: 'realtime-svg:subscriber' }));
+      app.log.info({ store: 'redis' }, 'using Redis store');
+    } else {
+      store = new EmbeddedStore();
+      app.log.info({ store: 'embedded' }, 'REDIS_URL not set: using the embedded in-process store (one instance, data lost on restart)');
+    }
+  }
+  const ownsStore = !options.store;
+  const renderer: Renderer = new WorkerRenderer({ threads: config.RENDER_THREADS, timeoutMs: config.RENDER_TIMEOUT_MS });
+  const hub = new StreamHub(store, app.log);
+  const contract = JSON.parse(await readFile(contractPath, 'utf8')) as Record<string, unknown>;
+  const ctx: AppContext = {
+    config,
+    store,
+    sessions: new SessionService(store, renderer),
+    hub,
+    views: new Eta({ views: viewsDir, cache: true }),
+    metrics: createMetrics(hub),
+    contract,
+  };
+  countResponses(app, ctx.metrics);
+
+  const handlers: OperationHandlers = { ...publicSessionHandlers(ctx), ...opsHandlers(ctx) };
+  await app.register(openapiGlue, {
+    // The glue follows no $ref across documents: give it the contract fully resolved.
+    specification: await SwaggerParser.dereference(structuredClone(contract) as never),
+    serviceHandlers: toServiceHandlers(handlers),
+  });
+  await registerPages(app, ctx);
+
+  // Streams end with a closing boundary before the server waits for connections to drain.
+  app.addHook('preClose', async () => hub.closeAll());
+  app.addHook('onClose', async () => {
+    await renderer.close();
+    if (ownsStore) await ctx.store.close();
+  });
+  return app;
+}

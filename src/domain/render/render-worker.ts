@@ -1,0 +1,53 @@
+/**
+ * Runs inside a piscina worker thread. liquidjs interprets templates without
+ * eval, reads no files (`templates: {}` replaces the file system) and sees only
+ * own properties of the arguments.
+ */
+import { Liquid, type Template } from 'liquidjs';
+import { RENDER_LIMITS } from './limits.js';
+
+const engine = new Liquid({
+  templates: {},
+  ownPropertyOnly: true,
+  outputEscape: 'escape',
+  strictFilters: true,
+  jsTruthy: false,
+  parseLimit: RENDER_LIMITS.parseChars,
+  renderLimit: RENDER_LIMITS.renderMs,
+  memoryLimit: RENDER_LIMITS.memoryUnits,
+});
+
+// Writers re-render the same template on every update: keep parsed trees.
+const parsed = new Map<string, Template[]>();
+const PARSED_CACHE_SIZE = 256;
+
+function parse(source: string): Template[] {
+  let tree = parsed.get(source);
+  if (tree) {
+    parsed.delete(source);
+  } else {
+    tree = engine.parse(source);
+    if (parsed.size >= PARSED_CACHE_SIZE) parsed.delete(parsed.keys().next().value as string);
+  }
+  parsed.set(source, tree);
+  return tree;
+}
+
+export interface RenderTask {
+  template: string;
+  args: Record<string, unknown>;
+}
+
+export type RenderOutcome = { ok: true; svg: string } | { ok: false; message: string };
+
+export default function render(task: RenderTask): RenderOutcome {
+  try {
+    const svg = engine.renderSync(parse(task.template), task.args) as string;
+    if (Buffer.byteLength(svg) > RENDER_LIMITS.outputBytes) {
+      return { ok: false, message: `rendered output exceeds ${RENDER_LIMITS.outputBytes} bytes` };
+    }
+    return { ok: true, svg };
+  } catch (err) {
+    return { ok: false, message: err instanceof Error ? err.message : String(err) };
+  }
+}

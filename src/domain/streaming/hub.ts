@@ -1,0 +1,127 @@
+import type { Store } from '../../store/store.js';
+import { decodeStreamEvent } from './events.js';
+import { Frame } from './multipart.js';
+import type { Viewer } from './viewer.js';
+
+export interface HubLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+interface Channel {
+  viewers: Set<Viewer>;
+  subscribed: Promise<void>;
+  expiryTimer?: NodeJS.Timeout;
+}
+
+// setTimeout overflows past 2^31-1 ms; longer expiries are re-armed in steps.
+const MAX_TIMER_MS = 2_147_483_647;
+// Clocks of store and process differ by a little: look again shortly rather than spin.
+const RECHECK_MS = 100;
+
+/**
+ * Fans frames out in-process: one store subscription per channel however many
+ * viewers it has (reference-counted), one subscriber connection per process.
+ * Ends a channel's viewers when its session is deleted or expires.
+ */
+export class StreamHub {
+  private readonly channels = new Map<string, Channel>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: HubLogger,
+    private readonly now: () => number = Date.now,
+  ) {
+    store.onMessage((channel, message) => this.dispatch(channel, message));
+  }
+
+  get viewerCount(): number {
+    let count = 0;
+    for (const channel of this.channels.values()) count += channel.viewers.size;
+    return count;
+  }
+
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  /** Adds a viewer; resolves once the channel's subscription is live, so no later update is missed. */
+  async join(channelName: string, viewer: Viewer, expiresAt: number | null): Promise<void> {
+    let channel = this.channels.get(channelName);
+    if (!channel) {
+      channel = { viewers: new Set(), subscribed: this.store.subscribe(channelName) };
+      this.channels.set(channelName, channel);
+      this.watchExpiry(channelName, channel, expiresAt);
+    }
+    channel.viewers.add(viewer);
+    try {
+      await channel.subscribed;
+    } catch (err) {
+      this.leave(channelName, viewer);
+      throw err;
+    }
+  }
+
+  leave(channelName: string, viewer: Viewer): void {
+    const channel = this.channels.get(channelName);
+    if (!channel || !channel.viewers.delete(viewer) || channel.viewers.size > 0) return;
+    this.channels.delete(channelName);
+    clearTimeout(channel.expiryTimer);
+    this.store.unsubscribe(channelName).catch((err: unknown) => this.log.warn({ err, channel: channelName }, 'unsubscribe failed'));
+  }
+
+  /** Ends every open stream with a closing boundary (graceful shutdown). */
+  closeAll(): void {
+    for (const [name, channel] of this.channels) {
+      for (const viewer of channel.viewers) viewer.close();
+      clearTimeout(channel.expiryTimer);
+      this.channels.delete(name);
+    }
+  }
+
+  private dispatch(channelName: string, message: string): void {
+    const channel = this.channels.get(channelName);
+    if (!channel) return;
+    const event = decodeStreamEvent(message);
+    if (!event) return;
+    if (event.type === 'end') {
+      this.endChannel(channelName, 'deleted');
+      return;
+    }
+    const frame = new Frame(event.svg, event.version, event.expiresAt);
+    for (const viewer of channel.viewers) viewer.offer(frame);
+    this.watchExpiry(channelName, channel, event.expiresAt);
+  }
+
+  private endChannel(channelName: string, reason: string): void {
+    const channel = this.channels.get(channelName);
+    if (!channel) return;
+    this.log.info({ channel: channelName, viewers: channel.viewers.size, reason }, 'session ended, closing its streams');
+    for (const viewer of [...channel.viewers]) viewer.close();
+    // Viewers leave through their close handlers; make sure the channel goes even if none fire.
+    for (const viewer of [...channel.viewers]) this.leave(channelName, viewer);
+  }
+
+  private watchExpiry(channelName: string, channel: Channel, expiresAt: number | null, minDelayMs = 0): void {
+    clearTimeout(channel.expiryTimer);
+    if (expiresAt === null) return;
+    const delay = Math.min(Math.max(expiresAt - this.now(), minDelayMs), MAX_TIMER_MS);
+    channel.expiryTimer = setTimeout(() => void this.checkExpiry(channelName), delay);
+    channel.expiryTimer.unref();
+  }
+
+  /** The timer is a hint: the store decides whether the session is really gone. */
+  private async checkExpiry(channelName: string): Promise<void> {
+    const channel = this.channels.get(channelName);
+    if (!channel) return;
+    try {
+      const entry = await this.store.get(channelName);
+      if (entry) this.watchExpiry(channelName, channel, entry.expiresAt, RECHECK_MS);
+      else this.endChannel(channelName, 'expired');
+    } catch (err) {
+      this.log.warn({ err, channel: channelName }, 'expiry check failed; retrying');
+      channel.expiryTimer = setTimeout(() => void this.checkExpiry(channelName), RECHECK_MS);
+      channel.expiryTimer.unref();
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import type { Frame } from './multipart.js';
+import { STREAM_PREAMBLE } from './multipart.js';
+
+/** Where a viewer's bytes go: any writable byte stream (an HTTP response in practice). */
+export interface FrameSink {
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+  readonly writableEnded: boolean;
+  readonly destroyed: boolean;
+}
+
+export interface ViewerOptions {
+  doubleFrame: boolean;
+  keepAliveMs: number;
+}
+
+/**
+ * One open stream. Writes whole parts only; while the socket is backed up it
+ * remembers just the newest frame, so a slow viewer skips frames instead of
+ * buffering them without bound.
+ */
+export class Viewer {
+  private shown: Frame | null = null;
+  private pending: Frame | null = null;
+  private waitingForDrain = false;
+  private readonly keepAlive: NodeJS.Timeout;
+  private ended = false;
+
+  constructor(
+    private readonly sink: FrameSink,
+    private readonly options: ViewerOptions,
+  ) {
+    sink.write(STREAM_PREAMBLE);
+    this.keepAlive = setInterval(() => this.shown && this.send(this.shown), options.keepAliveMs);
+    this.keepAlive.unref();
+  }
+
+  get isOpen(): boolean {
+    return !this.ended && !this.sink.destroyed && !this.sink.writableEnded;
+  }
+
+  /** Shows a frame unless a newer one has already been shown. */
+  offer(frame: Frame): void {
+    if (this.shown && frame.version < this.shown.version) return;
+    this.send(frame);
+  }
+
+  private send(frame: Frame): void {
+    if (!this.isOpen) return;
+    if (this.waitingForDrain) {
+      this.pending = frame;
+      return;
+    }
+    this.shown = frame;
+    const flushed = this.sink.write(this.options.doubleFrame ? frame.doublePart() : frame.part());
+    if (!flushed) {
+      this.waitingForDrain = true;
+      this.sink.once('drain', () => {
+        this.waitingForDrain = false;
+        const next = this.pending;
+        this.pending = null;
+        if (next) this.send(next);
+      });
+    }
+  }
+
+  /** Ends the stream with a closing boundary (session deleted or expired, or shutdown). */
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.keepAlive);
+    if (this.sink.destroyed || this.sink.writableEnded) return;
+    const last = this.pending ?? this.shown;
+    this.sink.end(last ? last.closingPart() : undefined);
+  }
+
+  /** The client went away: stop timers, write nothing more. */
+  detach(): void {
+    this.ended = true;
+    clearInterval(this.keepAlive);
+  }
+}

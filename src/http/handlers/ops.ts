@@ -1,0 +1,30 @@
+import type { OperationHandlers } from '../../../generated/handlers.js';
+import type { AppContext } from '../context.js';
+
+type OpsHandlers = Pick<OperationHandlers, 'getHealth' | 'getReadiness' | 'getMetrics' | 'getOpenApiDocument' | 'getApiReference'>;
+
+export function opsHandlers(ctx: AppContext): OpsHandlers {
+  return {
+    async getHealth() {
+      return { status: 200, body: { status: 'ok' } };
+    },
+
+    async getReadiness() {
+      await ctx.store.ping();
+      return { status: 200, body: { status: 'ready', store: ctx.store.kind } };
+    },
+
+    async getMetrics() {
+      return { status: 200, body: await ctx.metrics.metrics(), headers: { 'content-type': ctx.metrics.contentType } };
+    },
+
+    async getOpenApiDocument() {
+      return { status: 200, body: ctx.contract };
+    },
+
+    async getApiReference() {
+      const html = ctx.views.render('docs', { title: 'realtime-svg API reference' });
+      return { status: 200, body: html, headers: { 'content-type': 'text/html; charset=utf-8' } };
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import type { OperationHandlers } from '../../../generated/handlers.js';
+import { publicRef } from '../../domain/ids.js';
+import { boundedTtl, parseDuration } from '../../domain/sessions/duration.js';
+import type { AppContext } from '../context.js';
+import { currentFrame, openStream } from '../live-image.js';
+
+type PublicSessionHandlers = Pick<
+  OperationHandlers,
+  'createPublicSession' | 'getPublicSession' | 'updatePublicSession' | 'streamPublicSession' | 'getPublicSessionFrame'
+>;
+
+const DEFAULT_EXPIRE = '1d';
+
+export function publicSessionHandlers(ctx: AppContext): PublicSessionHandlers {
+  return {
+    async createPublicSession(request) {
+      const { session_id, template, args = {}, expire, expire_seconds } = request.body;
+      // expire_seconds, when given, wins over the duration string.
+      const ttlSeconds = expire_seconds !== undefined ? boundedTtl(expire_seconds, 'expire_seconds') : parseDuration(expire ?? DEFAULT_EXPIRE);
+      await ctx.sessions.create(publicRef(session_id), { template, args, ttlSeconds });
+      return { status: 201, body: { session_id } };
+    },
+
+    async getPublicSession(request) {
+      const { session_id } = request.params;
+      const session = await ctx.sessions.get(publicRef(session_id));
+      return { status: 200, body: { session_id, template: session.template, args: session.args } };
+    },
+
+    async updatePublicSession(request) {
+      const { session_id } = request.params;
+      await ctx.sessions.update(publicRef(session_id), { args: request.body.args });
+      return { status: 200, body: { session_id } };
+    },
+
+    async streamPublicSession(request, reply) {
+      return openStream(ctx, request, reply, publicRef(request.params.session_id), request.query);
+    },
+
+    async getPublicSessionFrame(request) {
+      return currentFrame(ctx, publicRef(request.params.session_id), request.headers['if-none-match']);
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { HIJACKED, type Hijacked } from '../../generated/handlers.js';
+import { sessionKey, sessionPath, type SessionRef } from '../domain/ids.js';
+import { Frame, STREAM_CONTENT_TYPE } from '../domain/streaming/multipart.js';
+import { Viewer } from '../domain/streaming/viewer.js';
+import type { AppContext } from './context.js';
+
+/** Served with every SVG that a browser may open as a document: no script may run on our origin. */
+export const SVG_DOCUMENT_HEADERS = {
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox",
+  'x-content-type-options': 'nosniff',
+} as const;
+
+export interface StreamQuery {
+  keep_alive?: number;
+  double_frame?: boolean;
+  as_bot?: boolean;
+}
+
+function isNavigation(request: FastifyRequest): boolean {
+  const mode = request.headers['sec-fetch-mode'];
+  const accept = request.headers.accept ?? '';
+  return mode === 'navigate' || accept.includes('text/html');
+}
+
+type Redirect = { status: 307; body: undefined; headers: Record<string, string> };
+
+/** GET /stream/...: the live multipart image (SPEC section 4). */
+export async function openStream(
+  ctx: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ref: SessionRef,
+  query: StreamQuery,
+): Promise<Redirect | Hijacked> {
+  const session = await ctx.sessions.get(ref);
+  if (isNavigation(request) && !query.as_bot) {
+    return { status: 307, body: undefined, headers: { location: `/session/${sessionPath(ref)}` } };
+  }
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': STREAM_CONTENT_TYPE,
+    'cache-control': 'no-cache, no-store',
+    'x-accel-buffering': 'no',
+    connection: 'keep-alive',
+    ...SVG_DOCUMENT_HEADERS,
+  });
+  const viewer = new Viewer(res, { doubleFrame: query.double_frame ?? true, keepAliveMs: query.keep_alive ?? 20_000 });
+  const channel = sessionKey(ref);
+  const log = request.log.child({ channel });
+  log.info('stream opened');
+  res.on('close', () => {
+    viewer.detach();
+    ctx.hub.leave(channel, viewer);
+    log.info('stream closed');
+  });
+  try {
+    await ctx.hub.join(channel, viewer, session.expiresAt);
+    // Read again once subscribed, so an update racing the first read is not lost.
+    const current = await ctx.sessions.find(ref);
+    if (current) viewer.offer(new Frame(current.svg, current.updatedAt, current.expiresAt));
+    else viewer.close();
+  } catch (err) {
+    log.warn({ err }, 'stream could not subscribe');
+    viewer.offer(new Frame(session.svg, session.updatedAt, session.expiresAt));
+    viewer.close();
+  }
+  return HIJACKED;
+}
+
+type FrameResult =
+  | { status: 200; body: string; headers: Record<string, string> }
+  | { status: 304; body: undefined; headers: Record<string, string> };
+
+/** GET /frame/...: the current SVG once, with a strong ETag. */
+export async function currentFrame(ctx: AppContext, ref: SessionRef, ifNoneMatch: string | undefined): Promise<FrameResult> {
+  const session = await ctx.sessions.get(ref);
+  const headers = { etag: session.etag, 'cache-control': 'no-cache', ...SVG_DOCUMENT_HEADERS };
+  const matches = ifNoneMatch?.split(',').some((tag) => tag.trim() === session.etag || tag.trim() === '*');
+  if (matches) return { status: 304, body: undefined, headers };
+  return { status: 200, body: session.svg, headers: { ...headers, 'content-type': 'image/svg+xml' } };
+}

@@ -1,0 +1,19 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The project root, whether running from src/ (tsx, vitest) or dist/src/ (npm start). */
+function findRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+  return dir;
+}
+
+export const projectRoot = findRoot();
+export const contractPath = path.join(projectRoot, 'generated', 'openapi.json');
+export const viewsDir = path.join(projectRoot, 'src', 'web', 'views');
+export const publicDir = path.join(projectRoot, 'src', 'web', 'public');

@@ -1,0 +1,34 @@
+/**
+ * What the domain needs from storage: string values with millisecond TTLs,
+ * atomic create-if-absent and replace-if-present, and pub/sub. Both the Redis
+ * store and the embedded store implement it with the same semantics
+ * (tests/store/store-behaviour.ts holds them to it).
+ */
+export interface StoredEntry {
+  value: string;
+  /** Epoch milliseconds, or null when the key never expires. */
+  expiresAt: number | null;
+}
+
+export type MessageListener = (channel: string, message: string) => void;
+
+export interface Store {
+  readonly kind: 'redis' | 'embedded';
+  get(key: string): Promise<StoredEntry | null>;
+  /** Sets the key only if absent (SET NX). ttlMs null means no expiry. */
+  create(key: string, value: string, ttlMs: number | null): Promise<boolean>;
+  /**
+   * Sets the key only if present (SET XX); keeps its remaining TTL unless ttlMs
+   * is given. Returns the entry as stored, or null when the key did not exist.
+   */
+  replace(key: string, value: string, ttlMs?: number): Promise<StoredEntry | null>;
+  delete(key: string): Promise<boolean>;
+  publish(channel: string, message: string): Promise<void>;
+  /** Channel subscriptions of this process; callers reference-count them. */
+  subscribe(channel: string): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  /** The one listener that receives every message of every subscribed channel. */
+  onMessage(listener: MessageListener): void;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
