@@ -54,6 +54,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     forceCloseConnections: 'idle',
   });
   app.setValidatorCompiler(createValidatorCompiler());
+  // Every request body in the contract is JSON; a text/plain body would skip validation.
+  app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
 
   let store = options.store;

@@ -1,2 +1,3 @@
 // Renders the live contract; kept out of the page so the page needs no inline script.
-window.SwaggerUIBundle({ url: '/openapi.json', dom_id: '#reference', deepLinking: true });
+const target = document.getElementById('reference');
+window.SwaggerUIBundle({ url: target.dataset.specUrl, domNode: target, deepLinking: true });

@@ -1,0 +1,106 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Store } from '../../src/store/store.js';
+
+export interface StoreFixture {
+  store: Store;
+  close(): Promise<void>;
+}
+
+/** The one behavioural suite both stores must pass. */
+export function storeBehaviour(name: string, open: () => Promise<StoreFixture>): void {
+  describe(`${name} store behaviour`, () => {
+    let fixture: StoreFixture;
+    let store: Store;
+    let seq = 0;
+    const key = () => `session:behaviour-${process.pid}-${++seq}`;
+
+    beforeEach(async () => {
+      fixture = await open();
+      store = fixture.store;
+    });
+    afterEach(async () => fixture.close());
+
+    it('When a key is created, then it can be read back with its expiry', async () => {
+      const k = key();
+      const before = Date.now();
+      expect(await store.create(k, 'v1', 60_000)).toBe(true);
+      const entry = await store.get(k);
+      expect(entry?.value).toBe('v1');
+      expect(entry!.expiresAt!).toBeGreaterThanOrEqual(before + 59_000);
+      expect(entry!.expiresAt!).toBeLessThanOrEqual(Date.now() + 60_000);
+    });
+
+    it('When a key already exists, then create refuses and keeps the first value', async () => {
+      const k = key();
+      expect(await store.create(k, 'first', 60_000)).toBe(true);
+      expect(await store.create(k, 'second', 60_000)).toBe(false);
+      expect((await store.get(k))?.value).toBe('first');
+    });
+
+    it('When created without a TTL, then the key never expires', async () => {
+      const k = key();
+      await store.create(k, 'forever', null);
+      expect(await store.get(k)).toEqual({ value: 'forever', expiresAt: null });
+    });
+
+    it('When the TTL passes, then the key is gone and can be created again', async () => {
+      const k = key();
+      await store.create(k, 'short', 30);
+      await vi.waitFor(async () => expect(await store.get(k)).toBeNull(), { timeout: 3000, interval: 10 });
+      expect(await store.create(k, 'again', 60_000)).toBe(true);
+    });
+
+    it('When replaced without a TTL, then the remaining TTL is kept', async () => {
+      const k = key();
+      await store.create(k, 'v1', 60_000);
+      const before = (await store.get(k))!.expiresAt!;
+      const replaced = await store.replace(k, 'v2');
+      expect(replaced?.value).toBe('v2');
+      expect(Math.abs(replaced!.expiresAt! - before)).toBeLessThan(1000);
+      expect((await store.get(k))?.value).toBe('v2');
+    });
+
+    it('When replaced with a TTL, then the new TTL applies', async () => {
+      const k = key();
+      await store.create(k, 'v1', 60_000);
+      const replaced = await store.replace(k, 'v2', 3_600_000);
+      expect(replaced!.expiresAt!).toBeGreaterThan(Date.now() + 3_500_000);
+    });
+
+    it('When the key is missing, then replace writes nothing', async () => {
+      const k = key();
+      expect(await store.replace(k, 'v', 1000)).toBeNull();
+      expect(await store.get(k)).toBeNull();
+    });
+
+    it('When deleted, then the key is gone and delete reports whether it existed', async () => {
+      const k = key();
+      await store.create(k, 'v', 60_000);
+      expect(await store.delete(k)).toBe(true);
+      expect(await store.delete(k)).toBe(false);
+      expect(await store.get(k)).toBeNull();
+    });
+
+    it('When subscribed, then published messages arrive, only for subscribed channels, until unsubscribed', async () => {
+      const received: Array<[string, string]> = [];
+      store.onMessage((channel, message) => received.push([channel, message]));
+      const a = key();
+      const b = key();
+      await store.subscribe(a);
+      await store.publish(b, 'not for us');
+      await store.publish(a, 'hello');
+      await vi.waitFor(() => expect(received).toEqual([[a, 'hello']]), { timeout: 3000, interval: 5 });
+      await store.unsubscribe(a);
+      await store.publish(a, 'after');
+      // A round trip after the publish: anything delivered would have arrived by now.
+      await store.subscribe(b);
+      await store.publish(b, 'marker');
+      await vi.waitFor(() => expect(received.at(-1)).toEqual([b, 'marker']), { timeout: 3000, interval: 5 });
+      expect(received.map(([, m]) => m)).toEqual(['hello', 'marker']);
+    });
+
+    it('When pinged, then it answers', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}
