@@ -3,6 +3,7 @@
  * eval, reads no files (`templates: {}` replaces the file system) and sees only
  * own properties of the arguments.
  */
+import { workerData } from 'node:worker_threads';
 import { Liquid, type Template } from 'liquidjs';
 import { RENDER_LIMITS } from './limits.js';
 
@@ -13,7 +14,7 @@ const engine = new Liquid({
   strictFilters: true,
   jsTruthy: false,
   parseLimit: RENDER_LIMITS.parseChars,
-  renderLimit: RENDER_LIMITS.renderMs,
+  renderLimit: (workerData as { renderLimitMs?: number } | null)?.renderLimitMs ?? RENDER_LIMITS.renderMs,
   memoryLimit: RENDER_LIMITS.memoryUnits,
 });
 

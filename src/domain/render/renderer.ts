@@ -26,6 +26,8 @@ export interface WorkerRendererOptions {
   threads: number;
   /** Hard wall-clock limit; the worker is terminated when it is exceeded. */
   timeoutMs: number;
+  /** liquidjs's own (cooperative) render-time budget; defaults to RENDER_LIMITS.renderMs. */
+  cooperativeLimitMs?: number;
 }
 
 /** Renders in a worker pool so no template can stall the event loop. */
@@ -42,6 +44,7 @@ export class WorkerRenderer implements Renderer {
       maxThreads: options.threads,
       execArgv: extension === '.ts' ? ['--import', 'tsx'] : [],
       resourceLimits: { maxOldGenerationSizeMb: RENDER_LIMITS.workerHeapMb },
+      workerData: { renderLimitMs: options.cooperativeLimitMs ?? RENDER_LIMITS.renderMs },
     });
   }
 

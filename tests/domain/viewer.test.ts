@@ -1,0 +1,82 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { Frame } from '../../src/domain/streaming/multipart.js';
+import { Viewer, type FrameSink } from '../../src/domain/streaming/viewer.js';
+import { parseParts } from '../helpers/multipart.js';
+
+/** A sink whose socket buffer can be made to look full. */
+class FakeSink extends EventEmitter implements FrameSink {
+  chunks: Buffer[] = [];
+  full = false;
+  writableEnded = false;
+  destroyed = false;
+  write(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    return !this.full;
+  }
+  end(chunk?: Buffer): void {
+    if (chunk) this.chunks.push(chunk);
+    this.writableEnded = true;
+  }
+  drain(): void {
+    this.full = false;
+    this.emit('drain');
+  }
+  get bodies(): string[] {
+    return parseParts(Buffer.concat(this.chunks)).parts.map((p) => p.body);
+  }
+}
+
+const frame = (svg: string, version: number) => new Frame(svg, version, null);
+
+describe('viewer', () => {
+  it('When the socket is backed up, then intermediate frames are skipped and only the newest is sent on drain', () => {
+    const sink = new FakeSink();
+    const viewer = new Viewer(sink, { doubleFrame: false, keepAliveMs: 60_000 });
+    sink.full = true;
+    viewer.offer(frame('<a/>', 1));
+    viewer.offer(frame('<b/>', 2));
+    viewer.offer(frame('<c/>', 3));
+    viewer.offer(frame('<d/>', 4));
+    expect(sink.chunks).toHaveLength(2);
+    sink.drain();
+    expect(sink.bodies).toEqual(['<a/>', '<d/>']);
+    viewer.detach();
+  });
+
+  it('When a frame older than the shown one arrives, then it is ignored', () => {
+    const sink = new FakeSink();
+    const viewer = new Viewer(sink, { doubleFrame: false, keepAliveMs: 60_000 });
+    viewer.offer(frame('<new/>', 5));
+    viewer.offer(frame('<old/>', 4));
+    expect(sink.bodies).toEqual(['<new/>']);
+    viewer.detach();
+  });
+
+  it('When double frames are on, then each part is written twice in a single write', () => {
+    const sink = new FakeSink();
+    const viewer = new Viewer(sink, { doubleFrame: true, keepAliveMs: 60_000 });
+    viewer.offer(frame('<x/>', 1));
+    expect(sink.chunks).toHaveLength(2);
+    expect(sink.bodies).toEqual(['<x/>', '<x/>']);
+    viewer.detach();
+  });
+
+  it('When closed, then the stream ends on a complete frame and the close delimiter', () => {
+    const sink = new FakeSink();
+    const viewer = new Viewer(sink, { doubleFrame: false, keepAliveMs: 60_000 });
+    viewer.offer(frame('<last/>', 1));
+    viewer.close();
+    const parsed = parseParts(Buffer.concat(sink.chunks));
+    expect(parsed.closed).toBe(true);
+    expect(parsed.parts.map((p) => p.body)).toEqual(['<last/>', '<last/>']);
+    expect(sink.writableEnded).toBe(true);
+    viewer.offer(frame('<after/>', 2));
+    expect(parsed.parts).toHaveLength(2);
+  });
+
+  it('When a frame is multi-byte, then Content-Length counts bytes', () => {
+    const part = frame('<t>€</t>', 1).part().toString();
+    expect(part).toContain('Content-Length: 10\r\n');
+  });
+});

@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../src/paths.js';
+import { apiClient } from '../helpers/contract.js';
+import { StreamReader } from '../helpers/multipart.js';
+import { freePort } from '../helpers/redis-server.js';
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+function startServer(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: projectRoot,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const listening = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', () => stdout.includes('Server listening') && resolve());
+    void exited.then((code) => reject(new Error(`server exited with ${code}: ${stderr}${stdout}`)));
+  });
+  // Only some tests wait for listening; the others expect the exit.
+  listening.catch(() => {});
+  return { child, exited, listening, output: () => stdout + stderr };
+}
+
+describe('the server process', () => {
+  it.each([
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ REDIS_URL: 'http://example' }, 'REDIS_URL'],
+  ])('When the configuration is invalid (%j), then it exits non-zero naming the variable', async (env, name) => {
+    const server = startServer(env);
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toContain('invalid configuration');
+    expect(server.output()).toContain(name);
+  });
+
+  it('When started without configuration, then it serves with the embedded store, and SIGTERM closes streams and exits', async () => {
+    const port = await freePort();
+    const server = startServer({ PORT: String(port) });
+    await server.listening;
+    expect(server.output()).toContain('embedded in-process store');
+    const api = apiClient(`http://127.0.0.1:${port}`);
+    expect((await api('GET', '/healthz')).status).toBe(200);
+    await api('POST', '/api/session', { json: { session_id: 'bye', template: '<svg>{{ n }}</svg>', args: { n: 1 } } });
+    const reader = new StreamReader(`http://127.0.0.1:${port}/stream/bye?double_frame=false`);
+    await reader.until((r) => r.parsed.parts.length === 1);
+    const started = Date.now();
+    server.child.kill('SIGTERM');
+    await reader.untilEnded(5000);
+    expect(reader.parsed.closed).toBe(true);
+    expect(await server.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(server.output()).toContain('stream closed');
+  });
+});

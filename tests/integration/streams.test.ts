@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startApp, type RunningApp } from '../helpers/app.js';
+import { StreamReader } from '../helpers/multipart.js';
+import { describeEachStore } from '../helpers/stores.js';
+import { expectContract } from '../helpers/contract.js';
+
+const TEMPLATE = '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ status }}</text></svg>';
+const svgOf = (status: string) => TEMPLATE.replace('{{ status }}', status);
+let seq = 0;
+const newId = () => `str-${Date.now().toString(36)}-${++seq}`;
+
+describeEachStore('live streams', (variant) => {
+  let running: RunningApp;
+  const readers: StreamReader[] = [];
+  const open = (path: string, headers?: Record<string, string>) => {
+    const reader = new StreamReader(running.baseUrl + path, headers);
+    readers.push(reader);
+    return reader;
+  };
+  const create = async (status: string, extra: Record<string, unknown> = {}) => {
+    const id = newId();
+    const res = await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { status }, ...extra } });
+    expect(res.status).toBe(201);
+    return id;
+  };
+  const update = async (id: string, status: string) => {
+    expect((await running.api('PUT', `/api/session/${id}`, { json: { args: { status } } })).status).toBe(200);
+  };
+
+  beforeAll(async () => {
+    running = await startApp({ config: variant.config() });
+  });
+  afterAll(async () => {
+    for (const reader of readers) reader.close();
+    await running?.close();
+  });
+
+  it('When a stream opens, then the headers and the current frame arrive at once, byte-exact', async () => {
+    const id = await create('first');
+    const reader = open(`/stream/${id}?double_frame=false`);
+    await reader.opened;
+    expect(reader.status).toBe(200);
+    expect(reader.headers['content-type']).toBe('multipart/x-mixed-replace; boundary=frame');
+    expect(reader.headers['cache-control']).toBe('no-cache, no-store');
+    expect(reader.headers['x-accel-buffering']).toBe('no');
+    expect(reader.headers['content-security-policy']).toBe("default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox");
+    expect(reader.headers['x-content-type-options']).toBe('nosniff');
+    expectContract('GET', `/stream/${id}`, reader.status, reader.headers['content-type']!, undefined);
+    const svg = svgOf('first');
+    const expected = `--frame\r\nContent-Type: image/svg+xml\r\nContent-Length: ${Buffer.byteLength(svg)}\r\n\r\n${svg}\r\n--frame\r\n`;
+    await reader.until((r) => r.raw.length >= expected.length);
+    expect(reader.raw.toString()).toBe(expected);
+  });
+
+  it('When the session is updated, then an open stream receives the new part', async () => {
+    const id = await create('before');
+    const reader = open(`/stream/${id}?double_frame=false`);
+    await reader.until((r) => r.parsed.parts.length === 1);
+    await update(id, 'after');
+    await reader.until((r) => r.parsed.parts.length === 2);
+    const { parts, preambleOk } = reader.parsed;
+    expect(preambleOk).toBe(true);
+    expect(parts.map((p) => p.body)).toEqual([svgOf('before'), svgOf('after')]);
+    for (const part of parts) {
+      expect(part.headers['content-type']).toBe('image/svg+xml');
+      expect(Number(part.headers['content-length'])).toBe(Buffer.byteLength(part.body));
+    }
+  });
+
+  it('When double_frame is left on, then every part is sent twice back to back', async () => {
+    const id = await create('twice ü');
+    const reader = open(`/stream/${id}`);
+    await reader.until((r) => r.parsed.parts.length === 2);
+    await update(id, 'again');
+    await reader.until((r) => r.parsed.parts.length === 4);
+    expect(reader.parsed.parts.map((p) => p.body)).toEqual([svgOf('twice ü'), svgOf('twice ü'), svgOf('again'), svgOf('again')]);
+  });
+
+  it('When two viewers watch one session, then both receive every update', async () => {
+    const id = await create('v0');
+    const a = open(`/stream/${id}?double_frame=false`);
+    const b = open(`/stream/${id}?double_frame=false`);
+    await a.until((r) => r.parsed.parts.length === 1);
+    await b.until((r) => r.parsed.parts.length === 1);
+    await update(id, 'v1');
+    await update(id, 'v2');
+    for (const reader of [a, b]) {
+      await reader.until((r) => r.parsed.parts.at(-1)?.body === svgOf('v2'));
+      const bodies = reader.parsed.parts.map((p) => p.body);
+      expect(bodies[0]).toBe(svgOf('v0'));
+      // Ordered, never going back to an older frame.
+      expect(bodies.filter((b, i) => i === 0 || b !== bodies[i - 1])).toEqual([svgOf('v0'), svgOf('v1'), svgOf('v2')]);
+    }
+  });
+
+  it('When keep_alive passes with no update, then the last frame is repeated', async () => {
+    const id = await create('steady');
+    const reader = open(`/stream/${id}?double_frame=false&keep_alive=1000`);
+    await reader.until((r) => r.parsed.parts.length >= 2, 4000);
+    expect(reader.parsed.parts.slice(0, 2).map((p) => p.body)).toEqual([svgOf('steady'), svgOf('steady')]);
+  });
+
+  it('When keep_alive or double_frame are invalid, then the stream is refused with 400', async () => {
+    const id = await create('x');
+    for (const query of ['keep_alive=999', 'keep_alive=abc', 'double_frame=maybe']) {
+      const res = await running.api('GET', `/stream/${id}?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(res.body.code).toBe('validation_failed');
+    }
+  });
+
+  it('When a browser navigates to the stream, then it is redirected to the viewer page unless as_bot', async () => {
+    const id = await create('nav');
+    // fetch() sets Sec-Fetch-Mode itself, so these go over a raw connection.
+    for (const headers of [{ 'sec-fetch-mode': 'navigate' }, { accept: 'text/html,application/xhtml+xml' }]) {
+      const nav = open(`/stream/${id}`, headers);
+      await nav.opened;
+      expect(nav.status, JSON.stringify(headers)).toBe(307);
+      expect(nav.headers.location).toBe(`/session/${id}`);
+      await nav.untilEnded();
+      expectContract('GET', `/stream/${id}`, 307, null, undefined);
+    }
+    const img = open(`/stream/${id}?double_frame=false`, { accept: 'image/avif,image/webp,image/*,*/*;q=0.8', 'sec-fetch-mode': 'no-cors' });
+    await img.until((r) => r.parsed.parts.length === 1);
+    const bot = open(`/stream/${id}?as_bot=true&double_frame=false`, { 'sec-fetch-mode': 'navigate', accept: 'text/html' });
+    await bot.until((r) => r.parsed.parts.length === 1);
+    expect(bot.status).toBe(200);
+  });
+
+  it('When the session expires, then open streams end cleanly with a closing boundary', async () => {
+    const id = await create('mortal', { expire: '1s' });
+    const reader = open(`/stream/${id}?double_frame=false`);
+    await reader.until((r) => r.parsed.parts.length === 1);
+    await reader.untilEnded(5000);
+    const { parts, closed } = reader.parsed;
+    expect(closed).toBe(true);
+    expect(parts.at(-1)!.body).toBe(svgOf('mortal'));
+    expect(reader.raw.toString().endsWith('\r\n--frame--\r\n')).toBe(true);
+    expect((await running.api('GET', `/api/session/${id}`)).status).toBe(404);
+  });
+
+  it('When a viewer disconnects, then the hub forgets it', async () => {
+    const openStreams = async () => Number((await running.api('GET', '/metrics')).text.match(/^realtime_svg_open_streams (\d+)/m)![1]);
+    const id = await create('leave');
+    const baseline = await openStreams();
+    const reader = open(`/stream/${id}?double_frame=false`);
+    await reader.until((r) => r.parsed.parts.length === 1);
+    expect(await openStreams()).toBe(baseline + 1);
+    reader.close();
+    await expect.poll(openStreams, { timeout: 3000 }).toBe(baseline);
+  });
+
+  it('When the server shuts down, then open streams get a closing boundary', async () => {
+    const other = await startApp({ config: variant.config() });
+    const id = `shutdown-${newId()}`;
+    expect((await other.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { status: 'bye' } } })).status).toBe(201);
+    const reader = new StreamReader(`${other.baseUrl}/stream/${id}?double_frame=false`);
+    await reader.until((r) => r.parsed.parts.length === 1);
+    const started = Date.now();
+    await other.close();
+    await reader.untilEnded(5000);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(reader.parsed.closed).toBe(true);
+  });
+});
