@@ -112,7 +112,7 @@ describeEachStore('live streams', (variant) => {
   it('When a browser navigates to the stream, then it is redirected to the viewer page unless as_bot', async () => {
     const id = await create('nav');
     // fetch() sets Sec-Fetch-Mode itself, so these go over a raw connection.
-    for (const headers of [{ 'sec-fetch-mode': 'navigate' }, { accept: 'text/html,application/xhtml+xml' }]) {
+    for (const headers of [{ 'sec-fetch-mode': 'navigate' }, { accept: 'text/html,application/xhtml+xml' }] as Array<Record<string, string>>) {
       const nav = open(`/stream/${id}`, headers);
       await nav.opened;
       expect(nav.status, JSON.stringify(headers)).toBe(307);
