@@ -1,4 +1,4 @@
-import type { MessageListener, Store, StoredEntry } from './store.js';
+import type { IndexEntry, MessageListener, Store, StoredEntry } from './store.js';
 
 /**
  * In-process store for a zero-configuration start: one instance, lost on
@@ -8,6 +8,7 @@ export class EmbeddedStore implements Store {
   readonly kind = 'embedded' as const;
   private readonly entries = new Map<string, StoredEntry>();
   private readonly channels = new Set<string>();
+  private readonly indexes = new Map<string, Map<string, number>>();
   private listener: MessageListener = () => {};
   private readonly sweeper: NodeJS.Timeout;
 
@@ -55,6 +56,43 @@ export class EmbeddedStore implements Store {
     return existed;
   }
 
+  async put(key: string, value: string): Promise<void> {
+    this.entries.set(key, { value, expiresAt: null });
+  }
+
+  async getMany(keys: string[]): Promise<Array<StoredEntry | null>> {
+    return Promise.all(keys.map((key) => this.get(key)));
+  }
+
+  async increment(key: string, windowMs: number): Promise<{ count: number; expiresAt: number }> {
+    const current = this.live(key);
+    const count = current ? Number(current.value) + 1 : 1;
+    const expiresAt = current?.expiresAt ?? this.now() + windowMs;
+    this.entries.set(key, { value: String(count), expiresAt });
+    return { count, expiresAt };
+  }
+
+  async indexAdd(key: string, member: string, score: number): Promise<void> {
+    let index = this.indexes.get(key);
+    if (!index) this.indexes.set(key, (index = new Map()));
+    index.set(member, score);
+  }
+
+  async indexRemove(key: string, members: string[]): Promise<void> {
+    const index = this.indexes.get(key);
+    if (!index) return;
+    for (const member of members) index.delete(member);
+    if (index.size === 0) this.indexes.delete(key);
+  }
+
+  async indexPage(key: string, limit: number, after?: IndexEntry): Promise<IndexEntry[]> {
+    const index = this.indexes.get(key);
+    if (!index) return [];
+    const entries = [...index].map(([member, score]) => ({ member, score })).sort(byScoreThenMemberDesc);
+    const start = after ? entries.findIndex((e) => byScoreThenMemberDesc(e, after) > 0) : 0;
+    return start < 0 ? [] : entries.slice(start, start + limit);
+  }
+
   async publish(channel: string, message: string): Promise<void> {
     // Delivered on a later tick, like a message coming back from Redis.
     if (this.channels.has(channel)) setImmediate(() => this.channels.has(channel) && this.listener(channel, message));
@@ -78,4 +116,10 @@ export class EmbeddedStore implements Store {
     clearInterval(this.sweeper);
     this.channels.clear();
   }
+}
+
+/** Redis's ZREVRANGE order: score descending, ties by member descending. */
+function byScoreThenMemberDesc(a: IndexEntry, b: IndexEntry): number {
+  if (a.score !== b.score) return b.score - a.score;
+  return a.member < b.member ? 1 : a.member > b.member ? -1 : 0;
 }

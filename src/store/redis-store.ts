@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { DomainError } from '../domain/errors.js';
-import type { MessageListener, Store, StoredEntry } from './store.js';
+import type { IndexEntry, MessageListener, Store, StoredEntry } from './store.js';
 
 /** Turns a connection failure into a 503 for the client instead of a 500. */
 async function guard<T>(work: () => Promise<T>): Promise<T> {
@@ -61,6 +61,69 @@ export class RedisStore implements Store {
 
   delete(key: string): Promise<boolean> {
     return guard(async () => (await this.client.del(key)) > 0);
+  }
+
+  put(key: string, value: string): Promise<void> {
+    return guard(async () => {
+      await this.client.set(key, value);
+    });
+  }
+
+  getMany(keys: string[]): Promise<Array<StoredEntry | null>> {
+    return guard(async () => {
+      if (keys.length === 0) return [];
+      const pipeline = this.client.pipeline();
+      for (const key of keys) pipeline.get(key).pttl(key);
+      const results = (await pipeline.exec()) ?? [];
+      const now = Date.now();
+      return keys.map((_, i) => {
+        const value = results[2 * i]?.[1] as string | null;
+        return value === null || value === undefined ? null : { value, expiresAt: expiresAtFrom(results[2 * i + 1]?.[1] as number, now) };
+      });
+    });
+  }
+
+  increment(key: string, windowMs: number): Promise<{ count: number; expiresAt: number }> {
+    return guard(async () => {
+      // PEXPIRE NX starts the window on the first increment only (Redis 7).
+      const result = await this.client.multi().incr(key).call('PEXPIRE', key, windowMs, 'NX').pttl(key).exec();
+      const count = result?.[0]?.[1] as number;
+      const pttl = result?.[2]?.[1] as number;
+      return { count, expiresAt: Date.now() + Math.max(pttl, 0) };
+    });
+  }
+
+  indexAdd(key: string, member: string, score: number): Promise<void> {
+    return guard(async () => {
+      await this.client.zadd(key, score, member);
+    });
+  }
+
+  indexRemove(key: string, members: string[]): Promise<void> {
+    return guard(async () => {
+      if (members.length) await this.client.zrem(key, ...members);
+    });
+  }
+
+  indexPage(key: string, limit: number, after?: IndexEntry): Promise<IndexEntry[]> {
+    return guard(async () => {
+      const page: IndexEntry[] = [];
+      // Members sharing the cursor's score are filtered here; fetch past them in batches.
+      let offset = 0;
+      const max = after ? String(after.score) : '+inf';
+      while (page.length < limit) {
+        const batch = limit + 1;
+        const raw = await this.client.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', offset, batch);
+        for (let i = 0; i < raw.length && page.length < limit; i += 2) {
+          const entry = { member: raw[i]!, score: Number(raw[i + 1]) };
+          if (after && entry.score === after.score && entry.member >= after.member) continue;
+          page.push(entry);
+        }
+        if (raw.length < batch * 2) break;
+        offset += batch;
+      }
+      return page;
+    });
   }
 
   publish(channel: string, message: string): Promise<void> {

@@ -10,6 +10,11 @@ export interface StoredEntry {
   expiresAt: number | null;
 }
 
+export interface IndexEntry {
+  member: string;
+  score: number;
+}
+
 export type MessageListener = (channel: string, message: string) => void;
 
 export interface Store {
@@ -23,6 +28,23 @@ export interface Store {
    */
   replace(key: string, value: string, ttlMs?: number): Promise<StoredEntry | null>;
   delete(key: string): Promise<boolean>;
+  /** Sets the key whether or not it exists, without expiry (admin writes such as key rotation). */
+  put(key: string, value: string): Promise<void>;
+  /** Reads several keys in one round trip; null where a key is missing. */
+  getMany(keys: string[]): Promise<Array<StoredEntry | null>>;
+  /**
+   * Adds one to a counter that expires windowMs after its first increment
+   * (a fixed window). Returns the new count and when the window ends.
+   */
+  increment(key: string, windowMs: number): Promise<{ count: number; expiresAt: number }>;
+  /** Sorted-set index: add or re-score a member. */
+  indexAdd(key: string, member: string, score: number): Promise<void>;
+  indexRemove(key: string, members: string[]): Promise<void>;
+  /**
+   * Members by descending score, then descending member, strictly after
+   * `after` in that order when given; at most `limit`.
+   */
+  indexPage(key: string, limit: number, after?: IndexEntry): Promise<IndexEntry[]>;
   publish(channel: string, message: string): Promise<void>;
   /** Channel subscriptions of this process; callers reference-count them. */
   subscribe(channel: string): Promise<void>;

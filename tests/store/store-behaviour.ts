@@ -99,6 +99,52 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
       expect(received.map(([, m]) => m)).toEqual(['hello', 'marker']);
     });
 
+    it('When put, then the value is stored without expiry, replacing any earlier one', async () => {
+      const k = key();
+      await store.create(k, 'old', 1000);
+      await store.put(k, 'new');
+      expect(await store.get(k)).toEqual({ value: 'new', expiresAt: null });
+    });
+
+    it('When several keys are read at once, then missing ones are null, in order', async () => {
+      const [a, b, c] = [key(), key(), key()];
+      await store.create(a, 'A', 60_000);
+      await store.create(c, 'C', null);
+      const got = await store.getMany([a, b, c]);
+      expect(got.map((e) => e?.value ?? null)).toEqual(['A', null, 'C']);
+      expect(got[2]!.expiresAt).toBeNull();
+      expect(await store.getMany([])).toEqual([]);
+    });
+
+    it('When a counter is incremented, then the window starts at the first increment and ends with it', async () => {
+      const k = key();
+      const first = await store.increment(k, 60_000);
+      const second = await store.increment(k, 60_000);
+      expect([first.count, second.count]).toEqual([1, 2]);
+      expect(Math.abs(second.expiresAt - first.expiresAt)).toBeLessThan(1000);
+      const short = key();
+      await store.increment(short, 30);
+      await vi.waitFor(async () => expect((await store.increment(short, 60_000)).count).toBe(1), { timeout: 3000, interval: 20 });
+    });
+
+    it('When an index is paged, then members come newest first, ties by member, with no gaps or repeats', async () => {
+      const k = key();
+      const scores: Array<[string, number]> = [['a', 1], ['b', 5], ['c', 5], ['d', 5], ['e', 3], ['f', 9]];
+      for (const [member, score] of scores) await store.indexAdd(k, member, score);
+      const seen: string[] = [];
+      let after: { member: string; score: number } | undefined;
+      for (;;) {
+        const page = await store.indexPage(k, 2, after);
+        if (page.length === 0) break;
+        seen.push(...page.map((e) => e.member));
+        after = page.at(-1);
+      }
+      expect(seen).toEqual(['f', 'd', 'c', 'b', 'e', 'a']);
+      await store.indexRemove(k, ['d', 'f']);
+      expect((await store.indexPage(k, 10)).map((e) => e.member)).toEqual(['c', 'b', 'e', 'a']);
+      expect(await store.indexPage(key(), 10)).toEqual([]);
+    });
+
     it('When pinged, then it answers', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });
