@@ -40,10 +40,18 @@ export type Handler<K extends OperationId, R = ResultOf<K>> = (
 export interface OperationHandlers {
   /** POST /api/session */
   createPublicSession: Handler<'createPublicSession'>;
+  /** POST /api/user/{user_id}/session */
+  createUserSession: Handler<'createUserSession'>;
+  /** DELETE /api/user/{user_id}/session/{session_id} */
+  deleteUserSession: Handler<'deleteUserSession'>;
   /** GET /docs */
   getApiReference: Handler<'getApiReference'>;
   /** GET /healthz */
   getHealth: Handler<'getHealth'>;
+  /** GET /.well-known/jwks.json */
+  getJwks: Handler<'getJwks'>;
+  /** GET /api/auth/jwks */
+  getJwksAlias: Handler<'getJwksAlias'>;
   /** GET /metrics */
   getMetrics: Handler<'getMetrics'>;
   /** GET /openapi.json */
@@ -54,21 +62,43 @@ export interface OperationHandlers {
   getPublicSessionFrame: Handler<'getPublicSessionFrame'>;
   /** GET /readyz */
   getReadiness: Handler<'getReadiness'>;
+  /** GET /api/user/{user_id}/session/{session_id} */
+  getUserSession: Handler<'getUserSession'>;
+  /** GET /frame/{user_id}/{session_id} */
+  getUserSessionFrame: Handler<'getUserSessionFrame'>;
+  /** POST /api/auth/token */
+  issueToken: Handler<'issueToken'>;
+  /** GET /api/user/{user_id}/sessions */
+  listUserSessions: Handler<'listUserSessions'>;
   /** GET /stream/{session_id} */
   streamPublicSession: Handler<'streamPublicSession', ResultOf<'streamPublicSession'> | Hijacked>;
+  /** GET /stream/{user_id}/{session_id} */
+  streamUserSession: Handler<'streamUserSession', ResultOf<'streamUserSession'> | Hijacked>;
   /** PUT /api/session/{session_id} */
   updatePublicSession: Handler<'updatePublicSession'>;
+  /** PUT /api/user/{user_id}/session/{session_id} */
+  updateUserSession: Handler<'updateUserSession'>;
 }
 
 export const operationIds = [
   'createPublicSession',
+  'createUserSession',
+  'deleteUserSession',
   'getApiReference',
   'getHealth',
+  'getJwks',
+  'getJwksAlias',
   'getMetrics',
   'getOpenApiDocument',
   'getPublicSession',
   'getPublicSessionFrame',
   'getReadiness',
+  'getUserSession',
+  'getUserSessionFrame',
+  'issueToken',
+  'listUserSessions',
   'streamPublicSession',
+  'streamUserSession',
   'updatePublicSession',
+  'updateUserSession',
 ] as const satisfies readonly OperationId[];

@@ -2,19 +2,27 @@ import { readFile } from 'node:fs/promises';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import fastifyRedis from '@fastify/redis';
 import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
 import { Eta } from 'eta';
 import Fastify, { type FastifyInstance } from 'fastify';
 import openapiGlue from 'fastify-openapi-glue';
 import { Redis } from 'ioredis';
 import type { OperationHandlers } from '../generated/handlers.js';
 import type { Config } from './config.js';
+import { AccountService } from './domain/auth/accounts.js';
+import { KeyRing } from './domain/auth/keys.js';
+import { FailureThrottle } from './domain/auth/throttle.js';
+import { TokenService } from './domain/auth/tokens.js';
 import { WorkerRenderer, type Renderer } from './domain/render/renderer.js';
 import { SessionService } from './domain/sessions/session-service.js';
 import { StreamHub } from './domain/streaming/hub.js';
 import type { AppContext } from './http/context.js';
 import { installErrorHandling } from './http/errors.js';
+import { authHandlers } from './http/handlers/auth.js';
 import { opsHandlers } from './http/handlers/ops.js';
 import { publicSessionHandlers } from './http/handlers/public-sessions.js';
+import { userSessionHandlers } from './http/handlers/user-sessions.js';
+import { securityHandlers } from './http/security.js';
 import { countResponses, createMetrics } from './http/metrics.js';
 import { toServiceHandlers } from './http/operations.js';
 import { registerPages } from './http/pages.js';
@@ -36,7 +44,12 @@ function createValidatorCompiler() {
   const base = { removeAdditional: true, useDefaults: true, allErrors: false, strict: true } as const;
   const body = new Ajv({ ...base, coerceTypes: false });
   const text = new Ajv({ ...base, coerceTypes: 'array' });
-  for (const ajv of [body, text]) ajv.addVocabulary(['example', 'xml', 'externalDocs', 'discriminator']);
+  for (const ajv of [body, text]) {
+    ajv.addVocabulary(['example', 'xml', 'externalDocs', 'discriminator']);
+    addFormats.default(ajv);
+    // OpenAPI's own formats: documentation hints, nothing to check.
+    ajv.addFormat('password', true).addFormat('binary', true);
+  }
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
     (httpPart === 'body' ? body : text).compile(schema);
 }
@@ -73,11 +86,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const ownsStore = !options.store;
   const renderer: Renderer = new WorkerRenderer({ threads: config.RENDER_THREADS, timeoutMs: config.RENDER_TIMEOUT_MS });
   const hub = new StreamHub(store, app.log);
+  const keys = await KeyRing.open(store, app.log);
+  const throttle = new FailureThrottle(store, { maxFailures: config.AUTH_MAX_FAILURES, windowMs: config.AUTH_FAILURE_WINDOW_SECONDS * 1000 });
   const contract = JSON.parse(await readFile(contractPath, 'utf8')) as Record<string, unknown>;
   const ctx: AppContext = {
     config,
     store,
     sessions: new SessionService(store, renderer),
+    keys,
+    tokens: new TokenService(keys, config.JWT_ISSUER),
+    accounts: new AccountService(store, throttle),
     hub,
     views: new Eta({ views: viewsDir, cache: true }),
     metrics: createMetrics(hub),
@@ -85,17 +103,24 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   };
   countResponses(app, ctx.metrics);
 
-  const handlers: OperationHandlers = { ...publicSessionHandlers(ctx), ...opsHandlers(ctx) };
+  const handlers: OperationHandlers = {
+    ...publicSessionHandlers(ctx),
+    ...userSessionHandlers(ctx),
+    ...authHandlers(ctx),
+    ...opsHandlers(ctx),
+  };
   await app.register(openapiGlue, {
     // The glue follows no $ref across documents: give it the contract fully resolved.
     specification: await SwaggerParser.dereference(structuredClone(contract) as never),
     serviceHandlers: toServiceHandlers(handlers),
+    securityHandlers: securityHandlers(ctx),
   });
   await registerPages(app, ctx);
 
   // Streams end with a closing boundary before the server waits for connections to drain.
   app.addHook('preClose', async () => hub.closeAll());
   app.addHook('onClose', async () => {
+    keys.close();
     await renderer.close();
     if (ownsStore) await ctx.store.close();
   });

@@ -4,6 +4,7 @@ export type ErrorCode =
   | 'token_missing'
   | 'token_expired'
   | 'token_invalid'
+  | 'invalid_credentials'
   | 'forbidden'
   | 'not_found'
   | 'conflict'

@@ -15,6 +15,7 @@ export const STATUS_OF_CODE: Record<ErrorCode, number> = {
   token_missing: 401,
   token_expired: 401,
   token_invalid: 401,
+  invalid_credentials: 401,
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
@@ -38,7 +39,14 @@ const CODE_OF_STATUS: Record<number, ErrorCode> = {
   429: 'rate_limited',
 };
 
-function classify(err: FastifyError | DomainError): { status: number; body: ErrorBody; retryAfter?: number } {
+/** fastify-openapi-glue wraps what a security handler threw; the first cause is ours. */
+function unwrapSecurityError(err: FastifyError | DomainError): FastifyError | DomainError {
+  const causes = (err as { errors?: unknown[] }).errors;
+  return err.name === 'Unauthorized' && Array.isArray(causes) && causes[0] instanceof DomainError ? causes[0] : err;
+}
+
+function classify(thrown: FastifyError | DomainError): { status: number; body: ErrorBody; retryAfter?: number } {
+  const err = unwrapSecurityError(thrown);
   if (err instanceof DomainError) {
     return {
       status: STATUS_OF_CODE[err.code],

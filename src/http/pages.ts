@@ -2,7 +2,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
-import { isIdentifier, publicRef, sessionPath, type SessionRef } from '../domain/ids.js';
+import { isIdentifier, publicRef, sessionPath, userRef, type SessionRef } from '../domain/ids.js';
 import { publicDir } from '../paths.js';
 import type { AppContext } from './context.js';
 
@@ -32,5 +32,11 @@ export async function registerPages(app: FastifyInstance, ctx: AppContext): Prom
     const { session_id } = request.params;
     if (!isIdentifier(session_id)) return reply.callNotFound();
     return viewer(publicRef(session_id), reply);
+  });
+
+  app.get<{ Params: { user_id: string; session_id: string } }>('/session/:user_id/:session_id', async (request, reply) => {
+    const { user_id, session_id } = request.params;
+    if (!isIdentifier(user_id) || !isIdentifier(session_id)) return reply.callNotFound();
+    return viewer(userRef(user_id, session_id), reply);
   });
 }

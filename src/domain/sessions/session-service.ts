@@ -1,5 +1,5 @@
 import { DomainError } from '../errors.js';
-import { sessionKey, type SessionRef } from '../ids.js';
+import { sessionKey, userRef, type SessionRef } from '../ids.js';
 import type { Renderer } from '../render/renderer.js';
 import { encodeStreamEvent } from '../streaming/events.js';
 import type { Store } from '../../store/store.js';
@@ -34,6 +34,30 @@ export interface UpdateSession {
   ttlSeconds?: number;
 }
 
+/** Per-user index of session ids scored by creation time (SPEC: user:{user_id}:sessions). */
+export function userIndexKey(userId: string): string {
+  return `user:${userId}:sessions`;
+}
+
+export interface SessionPage {
+  sessions: SessionSnapshot[];
+  nextCursor: string | null;
+}
+
+function encodeCursor(entry: { score: number; member: string }): string {
+  return Buffer.from(JSON.stringify([entry.score, entry.member])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { score: number; member: string } {
+  try {
+    const [score, member] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (typeof score === 'number' && Number.isFinite(score) && typeof member === 'string') return { score, member };
+  } catch {
+    // fall through
+  }
+  throw new DomainError('validation_failed', 'cursor is not one this service issued');
+}
+
 function decode(ref: SessionRef, value: string, expiresAt: number | null): SessionSnapshot {
   return { ...(JSON.parse(value) as SessionRecord), ref, expiresAt };
 }
@@ -62,6 +86,7 @@ export class SessionService {
     if (!(await this.store.create(key, encode(record), input.ttlSeconds * 1000))) {
       throw new DomainError('conflict', 'a session with this id already exists');
     }
+    if (ref.kind === 'user') await this.store.indexAdd(userIndexKey(ref.userId), ref.sessionId, at);
     return { ...record, ref, expiresAt: at + input.ttlSeconds * 1000 };
   }
 
@@ -95,7 +120,45 @@ export class SessionService {
 
   async delete(ref: SessionRef): Promise<void> {
     const key = sessionKey(ref);
-    if (!(await this.store.delete(key))) throw new DomainError('not_found', 'no such session, or it has expired');
+    const existed = await this.store.delete(key);
+    if (ref.kind === 'user') await this.store.indexRemove(userIndexKey(ref.userId), [ref.sessionId]);
+    if (!existed) throw new DomainError('not_found', 'no such session, or it has expired');
     await this.store.publish(key, encodeStreamEvent({ type: 'end' }));
   }
+
+  /**
+   * A user's live sessions, newest first, from the per-user index only (never
+   * a keyspace scan). Index members whose session has expired are pruned on the way.
+   */
+  async list(userId: string, limit: number, cursor?: string): Promise<SessionPage> {
+    const indexKey = userIndexKey(userId);
+    let after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const sessions: SessionSnapshot[] = [];
+    let lastIncluded: { score: number; member: string } | undefined;
+    let more = false;
+    for (;;) {
+      const wanted = limit - sessions.length;
+      // One extra tells whether another page exists.
+      const page = await this.store.indexPage(indexKey, wanted + 1, after);
+      const refs = page.map((entry) => userRef(userId, entry.member));
+      const entries = await this.store.getMany(refs.map(sessionKey));
+      const expired: string[] = [];
+      for (const [i, entry] of entries.entries()) {
+        if (!entry) {
+          expired.push(page[i]!.member);
+        } else if (sessions.length < limit) {
+          sessions.push(decode(refs[i]!, entry.value, entry.expiresAt));
+          lastIncluded = page[i];
+        } else {
+          more = true;
+          break;
+        }
+      }
+      if (expired.length) await this.store.indexRemove(indexKey, expired);
+      if (more || page.length < wanted + 1) break;
+      after = page.at(-1);
+    }
+    return { sessions, nextCursor: more && lastIncluded ? encodeCursor(lastIncluded) : null };
+  }
+
 }

@@ -1,0 +1,45 @@
+import { DomainError } from '../errors.js';
+import type { Store } from '../../store/store.js';
+
+export interface ThrottleOptions {
+  /** Failures allowed per window before further attempts are refused. */
+  maxFailures: number;
+  windowMs: number;
+}
+
+/**
+ * Counts credential failures per user_id and per client address in the store,
+ * so the limit holds across instances. Attempts are refused while either
+ * counter is at its limit.
+ */
+export class FailureThrottle {
+  constructor(
+    private readonly store: Store,
+    private readonly options: ThrottleOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private keys(userId: string, client: string): string[] {
+    return [`throttle:auth:user:${userId}`, `throttle:auth:client:${client}`];
+  }
+
+  async assertAllowed(userId: string, client: string): Promise<void> {
+    const counters = await this.store.getMany(this.keys(userId, client));
+    let until = 0;
+    for (const counter of counters) {
+      if (counter && Number(counter.value) >= this.options.maxFailures) until = Math.max(until, counter.expiresAt ?? 0);
+    }
+    if (until > 0) {
+      const retryAfterSeconds = Math.max(1, Math.ceil((until - this.now()) / 1000));
+      throw new DomainError('rate_limited', 'too many failed attempts; try again later', { retryAfterSeconds });
+    }
+  }
+
+  async recordFailure(userId: string, client: string): Promise<void> {
+    await Promise.all(this.keys(userId, client).map((key) => this.store.increment(key, this.options.windowMs)));
+  }
+
+  async recordSuccess(userId: string): Promise<void> {
+    await this.store.delete(this.keys(userId, '')[0]!);
+  }
+}

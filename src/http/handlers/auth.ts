@@ -1,0 +1,26 @@
+import type { OperationHandlers } from '../../../generated/handlers.js';
+import type { AppContext } from '../context.js';
+
+type AuthHandlers = Pick<OperationHandlers, 'issueToken' | 'getJwks' | 'getJwksAlias'>;
+
+/** Long enough to spare verifiers, short enough that a rotated key shows up soon. */
+const JWKS_CACHE_CONTROL = 'public, max-age=300';
+
+export function authHandlers(ctx: AppContext): AuthHandlers {
+  const jwks = async () => ({ status: 200 as const, body: ctx.keys.jwks(), headers: { 'cache-control': JWKS_CACHE_CONTROL } });
+  return {
+    async issueToken(request) {
+      const { user_id, password, ttl_seconds } = request.body;
+      const { claimed } = await ctx.accounts.authenticate(user_id, password, request.ip);
+      const { token, claims } = ctx.tokens.issue(user_id, ttl_seconds);
+      request.log.info({ user_id, claimed, jti: claims.jti, exp: claims.exp }, 'token issued');
+      return {
+        status: 200,
+        body: { token, token_type: 'Bearer', expires_in: ttl_seconds, expires_at: new Date(claims.exp * 1000).toISOString() },
+        headers: { 'cache-control': 'no-store' },
+      };
+    },
+    getJwks: jwks,
+    getJwksAlias: jwks,
+  };
+}
