@@ -87,7 +87,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const renderer: Renderer = new WorkerRenderer({ threads: config.RENDER_THREADS, timeoutMs: config.RENDER_TIMEOUT_MS });
   const hub = new StreamHub(store, app.log);
   const keys = await KeyRing.open(store, app.log);
-  const throttle = new FailureThrottle(store, { maxFailures: config.AUTH_MAX_FAILURES, windowMs: config.AUTH_FAILURE_WINDOW_SECONDS * 1000 });
+  const throttle = new FailureThrottle(store, {
+    maxFailuresPerUser: config.AUTH_MAX_FAILURES_PER_USER,
+    maxFailuresPerClient: config.AUTH_MAX_FAILURES_PER_CLIENT,
+    windowMs: config.AUTH_FAILURE_WINDOW_SECONDS * 1000,
+  });
   const contract = JSON.parse(await readFile(contractPath, 'utf8')) as Record<string, unknown>;
   const ctx: AppContext = {
     config,

@@ -10,7 +10,8 @@ export interface Config {
   RENDER_THREADS: number;
   RENDER_TIMEOUT_MS: number;
   SHUTDOWN_GRACE_MS: number;
-  AUTH_MAX_FAILURES: number;
+  AUTH_MAX_FAILURES_PER_USER: number;
+  AUTH_MAX_FAILURES_PER_CLIENT: number;
   AUTH_FAILURE_WINDOW_SECONDS: number;
 }
 
@@ -27,7 +28,8 @@ const schema = {
     RENDER_THREADS: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
     RENDER_TIMEOUT_MS: { type: 'integer', minimum: 50, maximum: 60_000, default: 1000 },
     SHUTDOWN_GRACE_MS: { type: 'integer', minimum: 100, maximum: 60_000, default: 4000 },
-    AUTH_MAX_FAILURES: { type: 'integer', minimum: 1, maximum: 1000, default: 5 },
+    AUTH_MAX_FAILURES_PER_USER: { type: 'integer', minimum: 1, maximum: 10_000, default: 5 },
+    AUTH_MAX_FAILURES_PER_CLIENT: { type: 'integer', minimum: 1, maximum: 10_000, default: 20 },
     AUTH_FAILURE_WINDOW_SECONDS: { type: 'integer', minimum: 1, maximum: 86_400, default: 900 },
   },
 } as const;

@@ -3,7 +3,9 @@ import type { Store } from '../../store/store.js';
 
 export interface ThrottleOptions {
   /** Failures allowed per window before further attempts are refused. */
-  maxFailures: number;
+  maxFailuresPerUser: number;
+  /** Higher than per user: many people may share one address. */
+  maxFailuresPerClient: number;
   windowMs: number;
 }
 
@@ -25,9 +27,10 @@ export class FailureThrottle {
 
   async assertAllowed(userId: string, client: string): Promise<void> {
     const counters = await this.store.getMany(this.keys(userId, client));
+    const limits = [this.options.maxFailuresPerUser, this.options.maxFailuresPerClient];
     let until = 0;
-    for (const counter of counters) {
-      if (counter && Number(counter.value) >= this.options.maxFailures) until = Math.max(until, counter.expiresAt ?? 0);
+    for (const [i, counter] of counters.entries()) {
+      if (counter && Number(counter.value) >= limits[i]!) until = Math.max(until, counter.expiresAt ?? 0);
     }
     if (until > 0) {
       const retryAfterSeconds = Math.max(1, Math.ceil((until - this.now()) / 1000));

@@ -1,0 +1,58 @@
+import { createPrivateKey, createHmac, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
+import type { Store } from '../../src/store/store.js';
+import type { ApiResponse } from './contract.js';
+
+export const PASSWORD = 'correct horse battery';
+
+/** Logs in (claiming the user on first use) and returns the token. */
+export async function tokenFor(api: (m: string, p: string, o?: object) => Promise<ApiResponse>, userId: string, password = PASSWORD): Promise<string> {
+  const res = await api('POST', '/api/auth/token', { json: { user_id: userId, password } });
+  if (res.status !== 200) throw new Error(`token for ${userId}: ${res.status} ${res.text}`);
+  return res.body.token as string;
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+
+/** Builds and signs tokens the way an attacker could, with full control of every part. */
+export class TokenForge {
+  constructor(
+    readonly key: KeyObject,
+    readonly kid: string,
+    readonly issuer = 'realtime-svg',
+  ) {}
+
+  static async fromStore(store: Pick<Store, 'get'>): Promise<TokenForge> {
+    const jwk = JSON.parse((await store.get('jwk:private'))!.value) as JsonWebKey & { kid: string };
+    return new TokenForge(createPrivateKey({ key: jwk, format: 'jwk' }), jwk.kid);
+  }
+
+  claims(sub: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+    const now = Math.floor(Date.now() / 1000);
+    return { sub, iat: now, exp: now + 600, iss: this.issuer, jti: 'forged', ...overrides };
+  }
+
+  header(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+    return { alg: 'RS256', typ: 'JWT', kid: this.kid, ...overrides };
+  }
+
+  /** RS256-signed with the given key (the service's own unless told otherwise). */
+  rs256(header: Record<string, unknown>, claims: Record<string, unknown>, key: KeyObject = this.key): string {
+    const input = `${b64(header)}.${b64(claims)}`;
+    return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
+  }
+
+  hs256(header: Record<string, unknown>, claims: Record<string, unknown>, secret: string | Buffer): string {
+    const input = `${b64(header)}.${b64(claims)}`;
+    return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+  }
+
+  unsigned(header: Record<string, unknown>, claims: Record<string, unknown>, signature = ''): string {
+    return `${b64(header)}.${b64(claims)}.${signature}`;
+  }
+
+  static otherKey(): KeyObject {
+    return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  }
+}

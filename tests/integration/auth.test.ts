@@ -1,0 +1,111 @@
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startApp, type RunningApp } from '../helpers/app.js';
+import { PASSWORD } from '../helpers/auth.js';
+import { describeEachStore } from '../helpers/stores.js';
+
+let seq = 0;
+const newUser = () => `user-${Date.now().toString(36)}-${++seq}`;
+
+describeEachStore('auth', (variant) => {
+  let running: RunningApp;
+  beforeAll(async () => {
+    running = await startApp({ config: { ...variant.config(), AUTH_MAX_FAILURES_PER_USER: 3, AUTH_MAX_FAILURES_PER_CLIENT: 1000 } });
+  });
+  afterAll(async () => running?.close());
+
+  const login = (user_id: string, password = PASSWORD, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
+    running.api('POST', '/api/auth/token', { json: { user_id, password, ...extra }, headers });
+
+  it('When a user_id is first used, then it is claimed and the token verifies with jose against the served JWKS', async () => {
+    const user = newUser();
+    const before = Math.floor(Date.now() / 1000);
+    const res = await login(user);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.body.token_type).toBe('Bearer');
+    expect(res.body.expires_in).toBe(86400);
+    const header = decodeProtectedHeader(res.body.token);
+    expect(header).toMatchObject({ alg: 'RS256', typ: 'JWT' });
+    expect(typeof header.kid).toBe('string');
+    const jwks = createRemoteJWKSet(new URL(`${running.baseUrl}/.well-known/jwks.json`));
+    const { payload } = await jwtVerify(res.body.token, jwks, { algorithms: ['RS256'], issuer: 'realtime-svg', subject: user });
+    expect(payload.exp! - payload.iat!).toBe(86400);
+    expect(payload.iat!).toBeGreaterThanOrEqual(before);
+    expect(typeof payload.jti).toBe('string');
+    expect(new Date(res.body.expires_at).getTime()).toBe(payload.exp! * 1000);
+  });
+
+  it('When the password differs from the claiming one, then it is 401 with the same message every time', async () => {
+    const user = newUser();
+    expect((await login(user)).status).toBe(200);
+    expect((await login(user)).status).toBe(200);
+    const wrong = await login(user, 'another password');
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toEqual({ error: 'invalid user_id or password', code: 'invalid_credentials' });
+  });
+
+  it('When ttl_seconds is given, then it bounds the token; out of range or a short password is 400', async () => {
+    const user = newUser();
+    const res = await login(user, PASSWORD, { ttl_seconds: 60 });
+    expect(res.body.expires_in).toBe(60);
+    for (const extra of [{ ttl_seconds: 59 }, { ttl_seconds: 2_592_001 }, { ttl_seconds: '600' }]) {
+      expect((await login(user, PASSWORD, extra)).status, JSON.stringify(extra)).toBe(400);
+    }
+    expect((await login(newUser(), 'short')).status).toBe(400);
+    expect((await login('bad:user')).status).toBe(400);
+    expect((await running.api('POST', '/api/auth/token', { json: { user_id: newUser() } })).status).toBe(400);
+  });
+
+  it('When failures repeat for one user_id, then further attempts are 429 with Retry-After, even with the right password', async () => {
+    const user = newUser();
+    expect((await login(user)).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await login(user, 'wrong password')).status).toBe(401);
+    const limited = await login(user);
+    expect(limited.status).toBe(429);
+    expect(limited.body.code).toBe('rate_limited');
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(900);
+  });
+
+  it('When the JWKS is fetched, then both paths give only public members with Cache-Control', async () => {
+    const a = await running.api('GET', '/.well-known/jwks.json');
+    const b = await running.api('GET', '/api/auth/jwks');
+    expect(a.body).toEqual(b.body);
+    expect(a.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/);
+    expect(a.body.keys.length).toBeGreaterThanOrEqual(1);
+    for (const key of a.body.keys) expect(Object.keys(key).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
+  });
+
+  it('When an account is claimed, then only an argon2id hash (OWASP minimum, no TTL) is stored', async () => {
+    const user = newUser();
+    await login(user);
+    const redis = variant.redis();
+    if (!redis) return;
+    const raw = (await redis.client.get(`user:${user}:account`))!;
+    expect(raw).not.toContain(PASSWORD);
+    expect(JSON.parse(raw).passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$/);
+    expect(await redis.client.ttl(`user:${user}:account`)).toBe(-1);
+    const second = newUser();
+    await login(second);
+    const salts = [raw, (await redis.client.get(`user:${second}:account`))!].map((r) => JSON.parse(r).passwordHash.split('$')[4]);
+    expect(salts[0]).not.toBe(salts[1]);
+  });
+});
+
+describeEachStore('auth failures per client', (variant) => {
+  let running: RunningApp;
+  beforeAll(async () => {
+    running = await startApp({ config: { ...variant.config(), AUTH_MAX_FAILURES_PER_USER: 1000, AUTH_MAX_FAILURES_PER_CLIENT: 4 } });
+  });
+  afterAll(async () => running?.close());
+
+  it('When one client fails across many user_ids, then it is limited too', async () => {
+    const users = Array.from({ length: 5 }, () => newUser());
+    for (const user of users) expect((await running.api('POST', '/api/auth/token', { json: { user_id: user, password: PASSWORD } })).status).toBe(200);
+    const statuses: number[] = [];
+    for (const user of users) statuses.push((await running.api('POST', '/api/auth/token', { json: { user_id: user, password: 'not the password' } })).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+  });
+});
