@@ -12,8 +12,9 @@ async function guard<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-function expiresAtFrom(pttl: number, now: number): number | null {
-  return pttl >= 0 ? now + pttl : null;
+/** PEXPIRETIME (Redis 7+) gives the absolute expiry, so every reader sees the same instant. */
+function expiresAtFrom(pexpiretime: number): number | null {
+  return pexpiretime >= 0 ? pexpiretime : null;
 }
 
 /**
@@ -33,11 +34,10 @@ export class RedisStore implements Store {
 
   get(key: string): Promise<StoredEntry | null> {
     return guard(async () => {
-      const result = await this.client.multi().get(key).pttl(key).exec();
+      const result = await this.client.multi().get(key).call('PEXPIRETIME', key).exec();
       const value = result?.[0]?.[1] as string | null;
-      const pttl = result?.[1]?.[1] as number;
       if (value === null || value === undefined) return null;
-      return { value, expiresAt: expiresAtFrom(pttl, Date.now()) };
+      return { value, expiresAt: expiresAtFrom(result?.[1]?.[1] as number) };
     });
   }
 
@@ -53,9 +53,9 @@ export class RedisStore implements Store {
       const tx = this.client.multi();
       if (ttlMs === undefined) tx.call('SET', key, value, 'XX', 'KEEPTTL');
       else tx.set(key, value, 'PX', ttlMs, 'XX');
-      const result = await tx.pttl(key).exec();
+      const result = await tx.call('PEXPIRETIME', key).exec();
       if (result?.[0]?.[1] !== 'OK') return null;
-      return { value, expiresAt: expiresAtFrom(result[1]?.[1] as number, Date.now()) };
+      return { value, expiresAt: expiresAtFrom(result[1]?.[1] as number) };
     });
   }
 
@@ -73,12 +73,11 @@ export class RedisStore implements Store {
     return guard(async () => {
       if (keys.length === 0) return [];
       const pipeline = this.client.pipeline();
-      for (const key of keys) pipeline.get(key).pttl(key);
+      for (const key of keys) pipeline.get(key).call('PEXPIRETIME', key);
       const results = (await pipeline.exec()) ?? [];
-      const now = Date.now();
       return keys.map((_, i) => {
         const value = results[2 * i]?.[1] as string | null;
-        return value === null || value === undefined ? null : { value, expiresAt: expiresAtFrom(results[2 * i + 1]?.[1] as number, now) };
+        return value === null || value === undefined ? null : { value, expiresAt: expiresAtFrom(results[2 * i + 1]?.[1] as number) };
       });
     });
   }
@@ -86,10 +85,8 @@ export class RedisStore implements Store {
   increment(key: string, windowMs: number): Promise<{ count: number; expiresAt: number }> {
     return guard(async () => {
       // PEXPIRE NX starts the window on the first increment only (Redis 7).
-      const result = await this.client.multi().incr(key).call('PEXPIRE', key, windowMs, 'NX').pttl(key).exec();
-      const count = result?.[0]?.[1] as number;
-      const pttl = result?.[2]?.[1] as number;
-      return { count, expiresAt: Date.now() + Math.max(pttl, 0) };
+      const result = await this.client.multi().incr(key).call('PEXPIRE', key, windowMs, 'NX').call('PEXPIRETIME', key).exec();
+      return { count: result?.[0]?.[1] as number, expiresAt: result?.[2]?.[1] as number };
     });
   }
 
