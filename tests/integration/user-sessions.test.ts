@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
+import type { ApiResponse } from '../helpers/contract.js';
 import { bearer, tokenFor } from '../helpers/auth.js';
 import { StreamReader } from '../helpers/multipart.js';
 import { describeEachStore } from '../helpers/stores.js';
@@ -124,7 +125,7 @@ describeEachStore('user-owned sessions', (variant) => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res: Awaited<ReturnType<RunningApp['api']>> = await running.api('GET', `/api/user/${alice.user}/sessions?limit=3${cursor ? `&cursor=${cursor}` : ''}`, { headers: alice.auth });
+      const res: ApiResponse = await running.api('GET', `/api/user/${alice.user}/sessions?limit=3${cursor ? `&cursor=${cursor}` : ''}`, { headers: alice.auth });
       expect(res.status).toBe(200);
       expect(res.body.sessions.length).toBeLessThanOrEqual(3);
       for (const s of res.body.sessions) expect(s.ttl).toBeGreaterThan(0);
@@ -156,7 +157,7 @@ describeEachStore('user-owned sessions', (variant) => {
     await expect.poll(async () => (await running.api('GET', `/api/user/${alice.user}/session/brief`)).status, { timeout: 4000, interval: 100 }).toBe(404);
     const list = await running.api('GET', `/api/user/${alice.user}/sessions`, { headers: alice.auth });
     expect(list.body.sessions.map((s: { session_id: string }) => s.session_id)).toEqual(['lasting']);
-    if (variant.redis()) expect(await variant.redis()!.client.zrange(`user:${alice.user}:sessions`, 0, -1)).toEqual(['lasting']);
+    if (variant.redis()) expect(await variant.redis()!.client.zrange(`user:${alice.user}:sessions`, '0', '-1')).toEqual(['lasting']);
   });
 
   it('When a user session is opened in a browser, then stream redirects to its viewer page', async () => {
