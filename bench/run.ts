@@ -1,0 +1,264 @@
+/**
+ * npm run bench — measures SPEC section 8 on this machine and prints ratios
+ * against baselines measured in the same run. The service runs from dist/ in a
+ * child process on a throwaway redis-server; load comes from this process.
+ * BENCH_STREAMS (default 2000) sets the number of open streams; BENCH_SECONDS
+ * (default 5) the length of each throughput run.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { createVerifier } from 'fast-jwt';
+import { importJWK, jwtVerify } from 'jose';
+import { Redis } from 'ioredis';
+import { KeyRing } from '../src/domain/auth/keys.js';
+import { TokenService } from '../src/domain/auth/tokens.js';
+import { WorkerRenderer } from '../src/domain/render/renderer.js';
+import { SessionService } from '../src/domain/sessions/session-service.js';
+import { userRef } from '../src/domain/ids.js';
+import { EmbeddedStore } from '../src/store/embedded-store.js';
+import { RedisStore } from '../src/store/redis-store.js';
+import { projectRoot } from '../src/paths.js';
+import { freePort, startRedis, type ThrowawayRedis } from '../tests/helpers/redis-server.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
+const children: ChildProcess[] = [];
+const results: Array<[string, string, string]> = [];
+const report = (what: string, value: string, target: string) => {
+  results.push([what, value, target]);
+  console.log(`${what.padEnd(58)} ${value.padEnd(30)} ${target}`);
+};
+
+async function waitForHttp(url: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function startService(redisUrl: string): Promise<{ url: string; child: ChildProcess; readyMs: number }> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [path.join(projectRoot, 'dist/src/server.js')], {
+    env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, LOG_LEVEL: 'warn', RENDER_THREADS: '1' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/readyz`);
+  return { url, child, readyMs: performance.now() - started };
+}
+
+async function startBare(kind: 'fastify' | 'broadcast'): Promise<string> {
+  const port = await freePort();
+  const child = fork(path.join(projectRoot, 'dist/bench/bare-servers.js'), [kind, String(port)], { stdio: 'inherit' });
+  children.push(child);
+  await new Promise((resolve) => child.once('message', resolve));
+  return `http://127.0.0.1:${port}`;
+}
+
+async function rps(url: string, options: Partial<autocannon.Options> = {}): Promise<number> {
+  const result = await autocannon({ url, connections: 50, duration: SECONDS, ...options });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return result.requests.average;
+}
+
+async function verifyMicrobench(): Promise<void> {
+  const store = new EmbeddedStore();
+  const ring = await KeyRing.open(store, { info() {}, error() {} }, { refresh: false });
+  const tokens = new TokenService(ring, 'realtime-svg');
+  const { token } = tokens.issue('alice', 3600);
+  const N = 20_000;
+  let t = performance.now();
+  for (let i = 0; i < N; i++) await tokens.verify(token);
+  const ours = ((performance.now() - t) / N) * 1000;
+  t = performance.now();
+  for (let i = 0; i < 500; i++) tokens.issue('alice', 3600);
+  const signUs = ((performance.now() - t) / 500) * 1000;
+
+  const privateJwk = JSON.parse((await store.get('jwk:private'))!.value);
+  const publicKey = createPublicKey(createPrivateKey({ key: privateJwk, format: 'jwk' }));
+  const joseKey = await importJWK(publicKey.export({ format: 'jwk' }), 'RS256');
+  t = performance.now();
+  for (let i = 0; i < 5000; i++) await jwtVerify(token, joseKey, { algorithms: ['RS256'], issuer: 'realtime-svg' });
+  const jose = ((performance.now() - t) / 5000) * 1000;
+  const fast = createVerifier({ key: publicKey.export({ type: 'spki', format: 'pem' }) as string, algorithms: ['RS256'], allowedIss: 'realtime-svg', cache: false });
+  t = performance.now();
+  for (let i = 0; i < 2000; i++) fast(token);
+  const fastJwt = ((performance.now() - t) / 2000) * 1000;
+  report('RS256 verify (node:crypto, cached KeyObject)', `${ours.toFixed(1)} µs`, '≤ 40 µs');
+  report('  for comparison: jose jwtVerify (WebCrypto)', `${jose.toFixed(1)} µs`, '');
+  report('  for comparison: fast-jwt (PEM re-parsed per call)', `${fastJwt.toFixed(1)} µs`, '');
+  report('RS256 sign', `${signUs.toFixed(0)} µs`, '≈ 250 µs ceiling');
+  ring.close();
+  await store.close();
+}
+
+async function listBench(redis: ThrowawayRedis): Promise<void> {
+  const client = new Redis(redis.url);
+  const store = new RedisStore(client, client.duplicate());
+  const renderer = new WorkerRenderer({ threads: 2, timeoutMs: 2000 });
+  const sessions = new SessionService(store, renderer);
+  const user = 'bulk';
+  for (let i = 0; i < 10_000; i += 100) {
+    await Promise.all(Array.from({ length: 100 }, (_, j) => sessions.create(userRef(user, `s${i + j}`), { template: '<svg>{{ n }}</svg>', args: { n: i + j }, ttlSeconds: 3600 })));
+  }
+  const times: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const t = performance.now();
+    const page = await sessions.list(user, 100);
+    times.push(performance.now() - t);
+    if (page.sessions.length !== 100) throw new Error('short page');
+  }
+  times.sort((a, b) => a - b);
+  report('list 100 sessions of a user holding 10,000 (Redis)', `p50 ${times[25]!.toFixed(2)} ms, max ${times.at(-1)!.toFixed(2)} ms`, '≤ 10 ms');
+  await renderer.close();
+  await store.close();
+  client.disconnect();
+}
+
+/** Opens n raw stream connections; resolves when each has its first frame. */
+async function openStreams(url: string, n: number, marker: string): Promise<{ sockets: net.Socket[]; arrival: (m: string) => Promise<number[]> }> {
+  const { hostname, port, pathname, search } = new URL(url);
+  const sockets: net.Socket[] = [];
+  const buffers: string[] = [];
+  const waiting = new Map<number, { marker: string; resolve: (t: number) => void }>();
+  const opened: Array<Promise<void>> = [];
+  for (let i = 0; i < n; i++) {
+    const socket = net.connect(Number(port), hostname);
+    sockets.push(socket);
+    buffers.push('');
+    opened.push(
+      new Promise((resolve, reject) => {
+        socket.on('error', reject);
+        socket.on('data', (chunk) => {
+          buffers[i] = (buffers[i]! + chunk.toString('latin1')).slice(-4096);
+          if (buffers[i]!.includes(marker)) resolve();
+          const w = waiting.get(i);
+          if (w && buffers[i]!.includes(w.marker)) {
+            waiting.delete(i);
+            w.resolve(performance.now());
+          }
+        });
+      }),
+    );
+    socket.write(`GET ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}\r\nAccept: image/*\r\n\r\n`);
+    if (i % 500 === 499) await new Promise((r) => setTimeout(r, 50));
+  }
+  await Promise.all(opened);
+  return {
+    sockets,
+    arrival: (m) => Promise.all(sockets.map((_, i) => new Promise<number>((resolve) => waiting.set(i, { marker: m, resolve })))),
+  };
+}
+
+async function streamBench(serviceUrl: string, service: ChildProcess): Promise<void> {
+  const bare = await startBare('broadcast');
+  const pad = 'x'.repeat(900);
+  const svg = (v: string) => `<svg xmlns="http://www.w3.org/2000/svg"><text>${v}</text><desc>${pad}</desc></svg>`;
+  await fetch(`${serviceUrl}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_id: 'fan', template: '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ v }}</text><desc>{{ pad }}</desc></svg>', args: { v: 'start', pad } }) });
+
+  const rssOf = async () => Number((await (await fetch(`${serviceUrl}/metrics`)).text()).match(/^realtime_svg_process_resident_memory_bytes (\d+)/m)![1]);
+  const rssBefore = await rssOf();
+  const ours = await openStreams(`${serviceUrl}/stream/fan?double_frame=false&keep_alive=3600000`, STREAMS, '>start<');
+  const rssAfter = await rssOf();
+  const bareRss0 = (await (await fetch(`${bare}/rss`)).json()).rss as number;
+  const theirs = await openStreams(`${bare}/stream`, STREAMS, '--frame\r\n');
+  const bareRss1 = (await (await fetch(`${bare}/rss`)).json()).rss as number;
+
+  const measure = async (streams: typeof ours, send: () => Promise<unknown>, marker: string) => {
+    const arrivals = streams.arrival(marker);
+    const t0 = performance.now();
+    await send();
+    const times = (await arrivals).map((t) => t - t0).sort((a, b) => a - b);
+    return { all: times.at(-1)!, p99: times[Math.floor(times.length * 0.99)]! };
+  };
+  const runs = [1, 2, 3];
+  const oursTimes = [];
+  const bareTimes = [];
+  for (const r of runs) {
+    bareTimes.push(await measure(theirs, () => fetch(`${bare}/broadcast`, { method: 'POST', body: svg(`bare${r}`) }), `>bare${r}<`));
+    oursTimes.push(
+      await measure(ours, () => fetch(`${serviceUrl}/api/session/fan`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ args: { v: `upd${r}`, pad } }) }), `>upd${r}<`),
+    );
+  }
+  const median = (xs: Array<{ all: number; p99: number }>, k: 'all' | 'p99') => xs.map((x) => x[k]).sort((a, b) => a - b)[1]!;
+  const oursAll = median(oursTimes, 'all');
+  const bareAll = median(bareTimes, 'all');
+  report(`open streams on one instance`, `${STREAMS}, zero errors`, '10,000, zero errors');
+  report(`update → received by all ${STREAMS} viewers (median of 3)`, `${oursAll.toFixed(0)} ms = ${(oursAll / bareAll).toFixed(2)} × bare (${bareAll.toFixed(0)} ms)`, '≤ 1.5 × bare');
+  report(`  p99 viewer latency`, `${median(oursTimes, 'p99').toFixed(0)} ms`, '≤ 250 ms');
+  report('server memory per open stream', `${((rssAfter - rssBefore) / STREAMS / 1024).toFixed(1)} KB (bare ${((bareRss1 - bareRss0) / STREAMS / 1024).toFixed(1)} KB)`, '≤ 20 KB');
+  for (const s of [...ours.sockets, ...theirs.sockets]) s.destroy();
+  void service;
+}
+
+async function main(): Promise<void> {
+  console.log(`realtime-svg bench: ${SECONDS}s per throughput run, ${STREAMS} streams, node ${process.version}\n`);
+  await verifyMicrobench();
+
+  const redis = await startRedis();
+  try {
+    const bare = await startBare('fastify');
+    const baseline = await rps(`${bare}/hello`);
+    report('bare Fastify GET (baseline)', `${baseline.toFixed(0)} req/s`, '');
+
+    const first = await startService(redis.url);
+    first.child.kill('SIGTERM');
+    const service = await startService(redis.url);
+    report('start-up with keys in Redis, to ready', `${service.readyMs.toFixed(0)} ms`, '≤ 1000 ms');
+
+    const jwks = await rps(`${service.url}/.well-known/jwks.json`);
+    report('GET /.well-known/jwks.json', `${jwks.toFixed(0)} req/s = ${(jwks / baseline).toFixed(2)} × bare`, '≥ 0.80 × bare');
+
+    const tpl = '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ v }}</text></svg>';
+    await fetch(`${service.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_id: 'b', template: tpl }) });
+    const put = await rps(`${service.url}/api/session/b`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ args: { v: 42 } }) });
+    report('public PUT (store + render + publish)', `${put.toFixed(0)} req/s = ${(put / baseline).toFixed(2)} × bare`, '≥ 0.20 × bare');
+
+    const issueTimes: number[] = [];
+    for (let i = 0; i < 31; i++) {
+      const t = performance.now();
+      const res = await fetch(`${service.url}/api/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: 'bench', password: 'bench password' }) });
+      issueTimes.push(performance.now() - t);
+      if (!res.ok) throw new Error(`token: ${res.status}`);
+    }
+    const token = (await (await fetch(`${service.url}/api/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: 'bench', password: 'bench password' }) })).json()).token;
+    issueTimes.sort((a, b) => a - b);
+    report('token issue (argon2id verify + sign), sequential', `p50 ${issueTimes[15]!.toFixed(1)} ms`, 'p50 ≤ 15 ms');
+
+    await fetch(`${service.url}/api/user/bench/session`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ session_id: 'b', template: tpl }) });
+    const authPut = await rps(`${service.url}/api/user/bench/session/b`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ args: { v: 42 } }),
+    });
+    report('authenticated PUT (verify + store + render + publish)', `${authPut.toFixed(0)} req/s = ${(authPut / baseline).toFixed(2)} × bare`, '≥ 0.15 × bare');
+
+    await listBench(redis);
+    await streamBench(service.url, service.child);
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    await redis.stop();
+  }
+  console.log('\n| what | measured | target |\n|---|---|---|');
+  for (const [what, value, target] of results) console.log(`| ${what.trim()} | ${value} | ${target} |`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(1);
+  },
+);
