@@ -48,21 +48,22 @@ export async function openStream(
   });
   const viewer = new Viewer(res, { doubleFrame: query.double_frame ?? true, keepAliveMs: query.keep_alive ?? 20_000 });
   const channel = sessionKey(ref);
-  const log = request.log.child({ channel });
-  log.info('stream opened');
+  // No child logger per stream: at 10,000 streams its bindings would cost memory for nothing.
+  const log = request.log;
+  log.info({ channel }, 'stream opened');
   res.on('close', () => {
     viewer.detach();
     ctx.hub.leave(channel, viewer);
-    log.info('stream closed');
+    log.info({ channel }, 'stream closed');
   });
   try {
     await ctx.hub.join(channel, viewer, session.expiresAt);
     // Read again once subscribed, so an update racing the first read is not lost.
     const current = await ctx.sessions.find(ref);
-    if (current) viewer.offer(new Frame(current.svg, current.updatedAt, current.expiresAt));
+    if (current) ctx.hub.showCurrent(channel, viewer, current);
     else viewer.close();
   } catch (err) {
-    log.warn({ err }, 'stream could not subscribe');
+    log.warn({ err, channel }, 'stream could not subscribe');
     viewer.offer(new Frame(session.svg, session.updatedAt, session.expiresAt));
     viewer.close();
   }

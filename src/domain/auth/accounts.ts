@@ -29,15 +29,12 @@ export class AccountService {
 
   /** Resolves when the credentials are good (claiming the user_id if unclaimed); otherwise a 401 or 429 error. */
   async authenticate(userId: string, password: string, client: string): Promise<{ claimed: boolean }> {
-    await this.throttle.assertAllowed(userId, client);
+    const { userHasFailures } = await this.throttle.assertAllowed(userId, client);
     const key = accountKey(userId);
     let stored = await this.store.get(key);
     if (!stored) {
       const account: Account = { passwordHash: await hash(password, ARGON2ID), createdAt: this.now() };
-      if (await this.store.create(key, JSON.stringify(account), null)) {
-        await this.throttle.recordSuccess(userId);
-        return { claimed: true };
-      }
+      if (await this.store.create(key, JSON.stringify(account), null)) return { claimed: true };
       // Another request claimed it first: its password decides.
       stored = await this.store.get(key);
       if (!stored) throw new DomainError('unavailable', 'account could not be read back');
@@ -47,7 +44,7 @@ export class AccountService {
       await this.throttle.recordFailure(userId, client);
       throw new DomainError('invalid_credentials', CREDENTIALS_REJECTED);
     }
-    await this.throttle.recordSuccess(userId);
+    if (userHasFailures) await this.throttle.recordSuccess(userId);
     return { claimed: false };
   }
 }

@@ -47,6 +47,12 @@ export async function generateSigningJwk(): Promise<JsonWebKey & { kid: string }
   return { ...jwk, kid: thumbprint(jwk as { e: string; n: string }), alg: 'RS256', use: 'sig' };
 }
 
+function toPem(key: KeyObject): string {
+  return key.type === 'private'
+    ? (key.export({ type: 'pkcs8', format: 'pem' }) as string)
+    : (key.export({ type: 'spki', format: 'pem' }) as string);
+}
+
 function parsePublicKeys(value: string | undefined): StoredPublicKeys {
   if (!value) return { keys: [], retireAt: {} };
   const parsed = JSON.parse(value) as Partial<StoredPublicKeys>;
@@ -58,8 +64,8 @@ function parsePublicKeys(value: string | undefined): StoredPublicKeys {
  * memory: verifying a token never touches the store.
  */
 export class KeyRing {
-  private signing!: { kid: string; key: KeyObject };
-  private verifying = new Map<string, KeyObject>();
+  private signing!: { kid: string; pem: string };
+  private verifying = new Map<string, string>();
   private published: PublicJwk[] = [];
   private lastReload = 0;
   private refresher?: NodeJS.Timeout;
@@ -85,16 +91,18 @@ export class KeyRing {
     return this.signing.kid;
   }
 
-  get signingKey(): KeyObject {
-    return this.signing.key;
+  /** PKCS#8 PEM of the current signing key. */
+  get signingKey(): string {
+    return this.signing.pem;
   }
 
-  verificationKey(kid: string): KeyObject | undefined {
+  /** SPKI PEM of a key tokens may be verified with, by kid. */
+  verificationKey(kid: string): string | undefined {
     return this.verifying.get(kid);
   }
 
   /** For a kid we don't know: maybe another instance rotated. Reloads at most once per RELOAD_INTERVAL_MS. */
-  async reloadFor(kid: string): Promise<KeyObject | undefined> {
+  async reloadFor(kid: string): Promise<string | undefined> {
     if (this.now() - this.lastReload >= RELOAD_INTERVAL_MS) {
       this.lastReload = this.now();
       await this.load(true);
@@ -134,8 +142,8 @@ export class KeyRing {
     }
     const live = publicKeys.keys.filter((k) => k.kid === current.kid || (publicKeys.retireAt[k.kid] ?? Infinity) > this.now());
     const changed = this.signing?.kid !== current.kid;
-    this.signing = { kid: current.kid, key: createPrivateKey({ key: privateJwk, format: 'jwk' }) };
-    this.verifying = new Map(live.map((k) => [k.kid, this.verifying.get(k.kid) ?? createPublicKey({ key: { ...k } as JsonWebKey, format: 'jwk' })]));
+    this.signing = { kid: current.kid, pem: toPem(createPrivateKey({ key: privateJwk, format: 'jwk' })) };
+    this.verifying = new Map(live.map((k) => [k.kid, this.verifying.get(k.kid) ?? toPem(createPublicKey({ key: { ...k } as JsonWebKey, format: 'jwk' }))]));
     this.published = live;
     if (changed) this.log.info({ kid: current.kid, verificationKeys: live.length }, 'signing key loaded');
   }

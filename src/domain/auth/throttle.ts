@@ -25,7 +25,8 @@ export class FailureThrottle {
     return [`throttle:auth:user:${userId}`, `throttle:auth:client:${client}`];
   }
 
-  async assertAllowed(userId: string, client: string): Promise<void> {
+  /** Refuses while either counter is at its limit; tells whether this user has failures on record. */
+  async assertAllowed(userId: string, client: string): Promise<{ userHasFailures: boolean }> {
     const counters = await this.store.getMany(this.keys(userId, client));
     const limits = [this.options.maxFailuresPerUser, this.options.maxFailuresPerClient];
     let until = 0;
@@ -36,6 +37,7 @@ export class FailureThrottle {
       const retryAfterSeconds = Math.max(1, Math.ceil((until - this.now()) / 1000));
       throw new DomainError('rate_limited', 'too many failed attempts; try again later', { retryAfterSeconds });
     }
+    return { userHasFailures: counters[0] !== null };
   }
 
   async recordFailure(userId: string, client: string): Promise<void> {

@@ -10,6 +10,8 @@ export interface HubLogger {
 
 interface Channel {
   viewers: Set<Viewer>;
+  /** The newest frame seen here, shared by every viewer that joins (encoded once, not per viewer). */
+  latest?: Frame;
   subscribed: Promise<void>;
   expiryTimer?: NodeJS.Timeout;
 }
@@ -62,6 +64,20 @@ export class StreamHub {
     }
   }
 
+  /**
+   * Shows a newly joined viewer the session as just read from the store,
+   * reusing the channel's frame object when it is at least as new.
+   */
+  showCurrent(channelName: string, viewer: Viewer, current: { svg: string; updatedAt: number; expiresAt: number | null }): void {
+    const channel = this.channels.get(channelName);
+    let frame = channel?.latest;
+    if (!frame || frame.version < current.updatedAt) {
+      frame = new Frame(current.svg, current.updatedAt, current.expiresAt);
+      if (channel) channel.latest = frame;
+    }
+    viewer.offer(frame);
+  }
+
   leave(channelName: string, viewer: Viewer): void {
     const channel = this.channels.get(channelName);
     if (!channel || !channel.viewers.delete(viewer) || channel.viewers.size > 0) return;
@@ -89,6 +105,7 @@ export class StreamHub {
       return;
     }
     const frame = new Frame(event.svg, event.version, event.expiresAt);
+    if (!channel.latest || channel.latest.version <= frame.version) channel.latest = frame;
     for (const viewer of channel.viewers) viewer.offer(frame);
     this.watchExpiry(channelName, channel, event.expiresAt);
   }

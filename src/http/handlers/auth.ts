@@ -4,10 +4,10 @@ import type { AppContext } from '../context.js';
 type AuthHandlers = Pick<OperationHandlers, 'issueToken' | 'getJwks' | 'getJwksAlias'>;
 
 /** Long enough to spare verifiers, short enough that a rotated key shows up soon. */
-const JWKS_CACHE_CONTROL = 'public, max-age=300';
+const JWKS_HEADERS = { 'cache-control': 'public, max-age=300' };
 
 export function authHandlers(ctx: AppContext): AuthHandlers {
-  const jwks = async () => ({ status: 200 as const, body: ctx.keys.jwks(), headers: { 'cache-control': JWKS_CACHE_CONTROL } });
+  const jwks = async () => ({ status: 200 as const, body: ctx.keys.jwks(), headers: JWKS_HEADERS });
   return {
     async issueToken(request) {
       const { user_id, password, ttl_seconds } = request.body;
