@@ -74,9 +74,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   let store = options.store;
   if (!store) {
     if (config.REDIS_URL) {
-      const client = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, connectionName: 'realtime-svg' });
-      await app.register(fastifyRedis, { client, closeClient: true });
-      store = new RedisStore(app.redis, client.duplicate({ connectionName: 'realtime-svg:subscriber' }));
+      // No offline queue: while Redis is away requests fail at once with 503 instead of
+      // piling up; the client keeps reconnecting in the background.
+      const options = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 } as const;
+      const client = new Redis(config.REDIS_URL, { ...options, connectionName: 'realtime-svg' });
+      const subscriber = new Redis(config.REDIS_URL, { ...options, connectionName: 'realtime-svg:subscriber' });
+      for (const [name, connection] of [['commands', client], ['subscriber', subscriber]] as const) {
+        connection.on('error', (err: Error) => app.log.warn({ connection: name, err: err.message }, 'store connection error'));
+      }
+      await Promise.all([client.connect(), subscriber.connect()]);
+      // We close both connections ourselves (store.close): the plugin's QUIT throws while Redis is away.
+      await app.register(fastifyRedis, { client, closeClient: false });
+      store = new RedisStore(app.redis, subscriber);
       app.log.info({ store: 'redis' }, 'using Redis store');
     } else {
       store = new EmbeddedStore();
@@ -84,6 +93,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
   }
   const ownsStore = !options.store;
+  const closingStore = store;
   const renderer: Renderer = new WorkerRenderer({ threads: config.RENDER_THREADS, timeoutMs: config.RENDER_TIMEOUT_MS });
   const hub = new StreamHub(store, app.log);
   const keys = await KeyRing.open(store, app.log);
@@ -126,7 +136,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onClose', async () => {
     keys.close();
     await renderer.close();
-    if (ownsStore) await ctx.store.close();
+    if (ownsStore) await closingStore.close();
   });
   return app;
 }

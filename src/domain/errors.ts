@@ -21,8 +21,9 @@ export class DomainError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details: { retryAfterSeconds?: number } = {},
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'DomainError';
   }
 }

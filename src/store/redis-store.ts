@@ -8,7 +8,7 @@ async function guard<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (err) {
     if (err instanceof DomainError) throw err;
-    throw new DomainError('unavailable', 'the store is unavailable, try again shortly', );
+    throw new DomainError('unavailable', 'the store is unavailable, try again shortly', {}, err);
   }
 }
 
@@ -152,7 +152,7 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
-    // The command connection belongs to @fastify/redis, which closes it.
     this.subscriber.disconnect();
+    this.client.disconnect();
   }
 }

@@ -63,3 +63,30 @@ describe.runIf(redisAvailable())('Redis fan-out across viewers and instances', (
       .toEqual(['0', '0']);
   });
 });
+
+describe.runIf(redisAvailable())('when Redis goes away', () => {
+  it('When the store is unreachable, then readiness and every store-backed endpoint answer 503 unavailable, never 500', async () => {
+    const redis = await startRedis();
+    const app = await startApp({ config: { REDIS_URL: redis.url } });
+    try {
+      expect((await app.api('POST', '/api/session', { json: { session_id: 'before', template: '<svg/>' } })).status).toBe(201);
+      await redis.stop();
+      expect((await app.api('GET', '/healthz')).status).toBe(200);
+      for (const [method, path, json] of [
+        ['GET', '/readyz', undefined],
+        ['GET', '/api/session/before', undefined],
+        ['PUT', '/api/session/before', { args: { a: 1 } }],
+        ['POST', '/api/session', { session_id: 'after', template: '<svg/>' }],
+        ['GET', '/frame/before', undefined],
+        ['GET', '/stream/before', undefined],
+        ['POST', '/api/auth/token', { user_id: 'someone', password: 'long enough' }],
+      ] as const) {
+        const res = await app.api(method, path, { json });
+        expect(res.status, `${method} ${path}`).toBe(503);
+        expect(res.body.code).toBe('unavailable');
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});
