@@ -340,7 +340,7 @@ export interface components {
         CreateUserSessionRequest: {
             args?: components["schemas"]["Args"];
             /** @default 3600 */
-            expire_seconds: components["schemas"]["ExpireSeconds"];
+            expire_seconds?: components["schemas"]["ExpireSeconds"];
             session_id: components["schemas"]["Identifier"];
             template: components["schemas"]["Template"];
         };
@@ -420,7 +420,7 @@ export interface components {
              * @description Token lifetime, one minute to 30 days.
              * @default 86400
              */
-            ttl_seconds: number;
+            ttl_seconds?: number;
             user_id: components["schemas"]["Identifier"];
         };
         TokenResponse: {

@@ -157,7 +157,7 @@ function handlersSource(ops: Operation[]): string {
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   const bundled = await bundle();
-  const types = astToString(await openapiTS(structuredClone(bundled) as never, { alphabetize: true }));
+  const types = astToString(await openapiTS(structuredClone(bundled) as never, { alphabetize: true, defaultNonNullable: false }));
   const outputs: Record<string, string> = {
     'openapi.json': JSON.stringify(bundled, null, 2) + '\n',
     'types.ts': HEADER + types,

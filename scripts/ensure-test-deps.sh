@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite needs when they are missing
-# (Debian/apt machines). The Redis-backed tests start their own redis-server.
+# (Debian/apt machines): redis-server (the Redis-backed tests start their own)
+# and Chromium at /usr/bin/chromium (the browser tests drive it with playwright-core).
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
@@ -12,6 +14,6 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
-    echo "missing: ${need[*]} (install with your package manager; the Redis tests are skipped without it, and fail under CI=true)" >&2
+    echo "missing: ${need[*]} (install with your package manager; those tests are skipped without them, and fail under CI=true)" >&2
   fi
 fi

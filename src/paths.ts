@@ -17,3 +17,5 @@ export const projectRoot = findRoot();
 export const contractPath = path.join(projectRoot, 'generated', 'openapi.json');
 export const viewsDir = path.join(projectRoot, 'src', 'web', 'views');
 export const publicDir = path.join(projectRoot, 'src', 'web', 'public');
+/** The bundled browser client (scripts/build-web.ts writes it). */
+export const webBundleDir = path.join(projectRoot, 'dist', 'web');

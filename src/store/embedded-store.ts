@@ -36,16 +36,16 @@ export class EmbeddedStore implements Store {
     return entry ? { ...entry } : null;
   }
 
-  async create(key: string, value: string, ttlMs: number | null): Promise<boolean> {
+  async create(key: string, value: string, expiresAt: number | null): Promise<boolean> {
     if (this.live(key)) return false;
-    this.entries.set(key, { value, expiresAt: ttlMs === null ? null : this.now() + ttlMs });
+    this.entries.set(key, { value, expiresAt });
     return true;
   }
 
-  async replace(key: string, value: string, ttlMs?: number): Promise<StoredEntry | null> {
+  async replace(key: string, value: string, expiresAt?: number): Promise<StoredEntry | null> {
     const current = this.live(key);
     if (!current) return null;
-    const next = { value, expiresAt: ttlMs === undefined ? current.expiresAt : this.now() + ttlMs };
+    const next = { value, expiresAt: expiresAt === undefined ? current.expiresAt : expiresAt };
     this.entries.set(key, next);
     return { ...next };
   }

@@ -41,18 +41,18 @@ export class RedisStore implements Store {
     });
   }
 
-  create(key: string, value: string, ttlMs: number | null): Promise<boolean> {
+  create(key: string, value: string, expiresAt: number | null): Promise<boolean> {
     return guard(async () => {
-      const ok = ttlMs === null ? await this.client.set(key, value, 'NX') : await this.client.set(key, value, 'PX', ttlMs, 'NX');
+      const ok = expiresAt === null ? await this.client.set(key, value, 'NX') : await this.client.set(key, value, 'PXAT', expiresAt, 'NX');
       return ok === 'OK';
     });
   }
 
-  replace(key: string, value: string, ttlMs?: number): Promise<StoredEntry | null> {
+  replace(key: string, value: string, expiresAt?: number): Promise<StoredEntry | null> {
     return guard(async () => {
       const tx = this.client.multi();
-      if (ttlMs === undefined) tx.call('SET', key, value, 'XX', 'KEEPTTL');
-      else tx.set(key, value, 'PX', ttlMs, 'XX');
+      if (expiresAt === undefined) tx.call('SET', key, value, 'XX', 'KEEPTTL');
+      else tx.set(key, value, 'PXAT', expiresAt, 'XX');
       const result = await tx.call('PEXPIRETIME', key).exec();
       if (result?.[0]?.[1] !== 'OK') return null;
       return { value, expiresAt: expiresAtFrom(result[1]?.[1] as number) };

@@ -20,13 +20,16 @@ export type MessageListener = (channel: string, message: string) => void;
 export interface Store {
   readonly kind: 'redis' | 'embedded';
   get(key: string): Promise<StoredEntry | null>;
-  /** Sets the key only if absent (SET NX). ttlMs null means no expiry. */
-  create(key: string, value: string, ttlMs: number | null): Promise<boolean>;
   /**
-   * Sets the key only if present (SET XX); keeps its remaining TTL unless ttlMs
+   * Sets the key only if absent (SET NX). expiresAt is absolute (epoch ms), so
+   * the caller and every reader agree on the same instant; null means no expiry.
+   */
+  create(key: string, value: string, expiresAt: number | null): Promise<boolean>;
+  /**
+   * Sets the key only if present (SET XX); keeps its expiry unless expiresAt
    * is given. Returns the entry as stored, or null when the key did not exist.
    */
-  replace(key: string, value: string, ttlMs?: number): Promise<StoredEntry | null>;
+  replace(key: string, value: string, expiresAt?: number): Promise<StoredEntry | null>;
   delete(key: string): Promise<boolean>;
   /** Sets the key whether or not it exists, without expiry (admin writes such as key rotation). */
   put(key: string, value: string): Promise<void>;

@@ -22,18 +22,16 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
 
     it('When a key is created, then it can be read back with its expiry', async () => {
       const k = key();
-      const before = Date.now();
-      expect(await store.create(k, 'v1', 60_000)).toBe(true);
-      const entry = await store.get(k);
-      expect(entry?.value).toBe('v1');
-      expect(entry!.expiresAt!).toBeGreaterThanOrEqual(before + 59_000);
-      expect(entry!.expiresAt!).toBeLessThanOrEqual(Date.now() + 60_000);
+      const expiresAt = Date.now() + 60_000;
+      expect(await store.create(k, 'v1', expiresAt)).toBe(true);
+      // Exactly the instant asked for: every reader sees the same expiry.
+      expect(await store.get(k)).toEqual({ value: 'v1', expiresAt });
     });
 
     it('When a key already exists, then create refuses and keeps the first value', async () => {
       const k = key();
-      expect(await store.create(k, 'first', 60_000)).toBe(true);
-      expect(await store.create(k, 'second', 60_000)).toBe(false);
+      expect(await store.create(k, 'first', Date.now() + 60_000)).toBe(true);
+      expect(await store.create(k, 'second', Date.now() + 60_000)).toBe(false);
       expect((await store.get(k))?.value).toBe('first');
     });
 
@@ -45,14 +43,14 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
 
     it('When the TTL passes, then the key is gone and can be created again', async () => {
       const k = key();
-      await store.create(k, 'short', 30);
+      await store.create(k, 'short', Date.now() + 30);
       await vi.waitFor(async () => expect(await store.get(k)).toBeNull(), { timeout: 3000, interval: 10 });
-      expect(await store.create(k, 'again', 60_000)).toBe(true);
+      expect(await store.create(k, 'again', Date.now() + 60_000)).toBe(true);
     });
 
     it('When replaced without a TTL, then the remaining TTL is kept', async () => {
       const k = key();
-      await store.create(k, 'v1', 60_000);
+      await store.create(k, 'v1', Date.now() + 60_000);
       const before = (await store.get(k))!.expiresAt!;
       const replaced = await store.replace(k, 'v2');
       expect(replaced?.value).toBe('v2');
@@ -62,20 +60,20 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
 
     it('When replaced with a TTL, then the new TTL applies', async () => {
       const k = key();
-      await store.create(k, 'v1', 60_000);
-      const replaced = await store.replace(k, 'v2', 3_600_000);
+      await store.create(k, 'v1', Date.now() + 60_000);
+      const replaced = await store.replace(k, 'v2', Date.now() + 3_600_000);
       expect(replaced!.expiresAt!).toBeGreaterThan(Date.now() + 3_500_000);
     });
 
     it('When the key is missing, then replace writes nothing', async () => {
       const k = key();
-      expect(await store.replace(k, 'v', 1000)).toBeNull();
+      expect(await store.replace(k, 'v', Date.now() + 1000)).toBeNull();
       expect(await store.get(k)).toBeNull();
     });
 
     it('When deleted, then the key is gone and delete reports whether it existed', async () => {
       const k = key();
-      await store.create(k, 'v', 60_000);
+      await store.create(k, 'v', Date.now() + 60_000);
       expect(await store.delete(k)).toBe(true);
       expect(await store.delete(k)).toBe(false);
       expect(await store.get(k)).toBeNull();
@@ -101,14 +99,14 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
 
     it('When put, then the value is stored without expiry, replacing any earlier one', async () => {
       const k = key();
-      await store.create(k, 'old', 1000);
+      await store.create(k, 'old', Date.now() + 1000);
       await store.put(k, 'new');
       expect(await store.get(k)).toEqual({ value: 'new', expiresAt: null });
     });
 
     it('When several keys are read at once, then missing ones are null, in order', async () => {
       const [a, b, c] = [key(), key(), key()];
-      await store.create(a, 'A', 60_000);
+      await store.create(a, 'A', Date.now() + 60_000);
       await store.create(c, 'C', null);
       const got = await store.getMany([a, b, c]);
       expect(got.map((e) => e?.value ?? null)).toEqual(['A', null, 'C']);

@@ -83,11 +83,12 @@ export class SessionService {
     const frame = await this.renderer.render(input.template, input.args);
     const at = this.now();
     const record: SessionRecord = { template: input.template, args: input.args, ...frame, createdAt: at, updatedAt: at };
-    if (!(await this.store.create(key, encode(record), input.ttlSeconds * 1000))) {
+    const expiresAt = at + input.ttlSeconds * 1000;
+    if (!(await this.store.create(key, encode(record), expiresAt))) {
       throw new DomainError('conflict', 'a session with this id already exists');
     }
     if (ref.kind === 'user') await this.store.indexAdd(userIndexKey(ref.userId), ref.sessionId, at);
-    return { ...record, ref, expiresAt: at + input.ttlSeconds * 1000 };
+    return { ...record, ref, expiresAt };
   }
 
   async find(ref: SessionRef): Promise<SessionSnapshot | null> {
@@ -109,7 +110,7 @@ export class SessionService {
     const updatedAt = Math.max(this.now(), current.updatedAt + 1);
     const record: SessionRecord = { template, args: input.args, ...frame, createdAt: current.createdAt, updatedAt };
     const key = sessionKey(ref);
-    const stored = await this.store.replace(key, encode(record), input.ttlSeconds === undefined ? undefined : input.ttlSeconds * 1000);
+    const stored = await this.store.replace(key, encode(record), input.ttlSeconds === undefined ? undefined : updatedAt + input.ttlSeconds * 1000);
     if (!stored) throw new DomainError('not_found', 'no such session, or it has expired');
     await this.store.publish(
       key,

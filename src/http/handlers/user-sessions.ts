@@ -34,7 +34,8 @@ export function userSessionHandlers(ctx: AppContext): UserSessionHandlers {
       const { user_id } = request.params;
       const { session_id, template, args = {}, expire_seconds } = request.body;
       const ref = userRef(user_id, session_id);
-      const session = await ctx.sessions.create(ref, { template, args, ttlSeconds: boundedTtl(expire_seconds, 'expire_seconds') });
+      // Validation has applied the contract's default (3600).
+      const session = await ctx.sessions.create(ref, { template, args, ttlSeconds: boundedTtl(expire_seconds!, 'expire_seconds') });
       return {
         status: 201,
         body: { user_id, session_id, stream_url: `/stream/${sessionPath(ref)}`, expires_at: iso(session.expiresAt!) },
