@@ -67,8 +67,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     forceCloseConnections: 'idle',
   });
   app.setValidatorCompiler(createValidatorCompiler());
-  // Every request body in the contract is JSON; a text/plain body would skip validation.
+  // Every request body in the contract is JSON. The media types the contract only
+  // *returns* get a parser that refuses them (415): a text/plain body would
+  // otherwise skip validation, and fastify-openapi-glue stops warning about them.
   app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser(['text/plain', 'text/html', 'image/svg+xml', 'multipart/x-mixed-replace'], (_request, _body, done) => {
+    done(Object.assign(new Error('only application/json request bodies are accepted'), { statusCode: 415 }), undefined);
+  });
   installErrorHandling(app);
 
   let store = options.store;
