@@ -46,6 +46,11 @@ export async function openStream(
     connection: 'keep-alive',
     ...SVG_DOCUMENT_HEADERS,
   });
+  // HEAD (fastify answers it with the GET route): the headers, and no stream to hold open.
+  if (request.method === 'HEAD') {
+    res.end();
+    return HIJACKED;
+  }
   const viewer = new Viewer(res, { doubleFrame: query.double_frame ?? true, keepAliveMs: query.keep_alive ?? 20_000 });
   const channel = sessionKey(ref);
   // No child logger per stream: at 10,000 streams its bindings would cost memory for nothing.

@@ -62,4 +62,24 @@ describe('the server process', () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(server.output()).toContain('stream closed');
   });
+
+  it('When a write carries a bad token, then the log says why and never contains the token', async () => {
+    const port = await freePort();
+    const server = startServer({ PORT: String(port) });
+    await server.listening;
+    const api = apiClient(`http://127.0.0.1:${port}`);
+    const login = await api('POST', '/api/auth/token', { json: { user_id: 'logged', password: 'a long password' } });
+    const token = login.body.token as string;
+    expect((await api('POST', '/api/user/logged/session', { json: { session_id: 's', template: '<svg/>' }, headers: { authorization: `Bearer ${token}` } })).status).toBe(201);
+    const tampered = `${token.slice(0, -4)}AAAA`;
+    expect((await api('PUT', '/api/user/logged/session/s', { json: { args: {} }, headers: { authorization: `Bearer ${tampered}` } })).status).toBe(401);
+    expect((await api('PUT', '/api/user/other/session/s', { json: { args: {} }, headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
+    server.child.kill('SIGTERM');
+    await server.exited;
+    const log = server.output();
+    expect(log).toMatch(/"authFailure":"FAST_JWT_INVALID_SIGNATURE"/);
+    expect(log).toMatch(/"authFailure":"forbidden"/);
+    expect(log).toContain('"msg":"token issued"');
+    for (const secret of [token, tampered, token.split('.')[2]!, 'a long password']) expect(log).not.toContain(secret);
+  });
 });

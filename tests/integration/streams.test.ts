@@ -100,6 +100,14 @@ describeEachStore('live streams', (variant) => {
     expect(reader.parsed.parts.slice(0, 2).map((p) => p.body)).toEqual([svgOf('steady'), svgOf('steady')]);
   });
 
+  it('When the stream is asked with HEAD, then the headers come back and the connection is not held', async () => {
+    const id = await create('head');
+    const res = await fetch(`${running.baseUrl}/stream/${id}`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('multipart/x-mixed-replace; boundary=frame');
+    expect(await res.text()).toBe('');
+  });
+
   it('When keep_alive or double_frame are invalid, then the stream is refused with 400', async () => {
     const id = await create('x');
     for (const query of ['keep_alive=999', 'keep_alive=abc', 'double_frame=maybe']) {
