@@ -65,6 +65,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Behind a reverse proxy the client address (per-client auth throttling) comes from X-Forwarded-For.
+    trustProxy: config.TRUST_PROXY,
   });
   app.setValidatorCompiler(createValidatorCompiler());
   // Every request body in the contract is JSON. The media types the contract only

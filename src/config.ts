@@ -13,6 +13,7 @@ export interface Config {
   AUTH_MAX_FAILURES_PER_USER: number;
   AUTH_MAX_FAILURES_PER_CLIENT: number;
   AUTH_FAILURE_WINDOW_SECONDS: number;
+  TRUST_PROXY: boolean;
 }
 
 const schema = {
@@ -31,6 +32,7 @@ const schema = {
     AUTH_MAX_FAILURES_PER_USER: { type: 'integer', minimum: 1, maximum: 10_000, default: 5 },
     AUTH_MAX_FAILURES_PER_CLIENT: { type: 'integer', minimum: 1, maximum: 10_000, default: 20 },
     AUTH_FAILURE_WINDOW_SECONDS: { type: 'integer', minimum: 1, maximum: 86_400, default: 900 },
+    TRUST_PROXY: { type: 'boolean', default: false },
   },
 } as const;
 

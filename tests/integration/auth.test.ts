@@ -109,3 +109,22 @@ describeEachStore('auth failures per client', (variant) => {
     expect(statuses).toEqual([401, 401, 401, 401, 429]);
   });
 });
+
+describeEachStore('auth failures behind a proxy', (variant) => {
+  let running: RunningApp;
+  beforeAll(async () => {
+    running = await startApp({ config: { ...variant.config(), TRUST_PROXY: true, AUTH_MAX_FAILURES_PER_USER: 1000, AUTH_MAX_FAILURES_PER_CLIENT: 2 } });
+  });
+  afterAll(async () => running?.close());
+
+  it('When TRUST_PROXY is set, then failures count per forwarded client address', async () => {
+    const user = newUser();
+    const attempt = (password: string, client: string) =>
+      running.api('POST', '/api/auth/token', { json: { user_id: user, password }, headers: { 'x-forwarded-for': client } });
+    expect((await attempt(PASSWORD, '192.0.2.1')).status).toBe(200);
+    expect((await attempt('wrong password', '192.0.2.1')).status).toBe(401);
+    expect((await attempt('wrong password', '192.0.2.1')).status).toBe(401);
+    expect((await attempt('wrong password', '192.0.2.1')).status).toBe(429);
+    expect((await attempt('wrong password', '192.0.2.2')).status).toBe(401);
+  });
+});
