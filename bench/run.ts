@@ -27,6 +27,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
 const children: ChildProcess[] = [];
 const results: Array<[string, string, string]> = [];
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
 const report = (what: string, value: string, target: string) => {
   results.push([what, value, target]);
   console.log(`${what.padEnd(58)} ${value.padEnd(30)} ${target}`);

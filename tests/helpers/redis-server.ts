@@ -47,6 +47,9 @@ export async function startRedis(): Promise<ThrowawayRedis> {
     });
     child.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
   });
+  // Never leave a redis-server behind, even if this process dies mid-run.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
   const url = `redis://127.0.0.1:${port}`;
   const client = new Redis(url, { connectionName: 'test-inspector' });
   return {
@@ -58,6 +61,7 @@ export async function startRedis(): Promise<ThrowawayRedis> {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;
+      process.off('exit', reap);
     },
   };
 }
