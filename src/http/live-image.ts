@@ -69,7 +69,7 @@ export async function openStream(
     else viewer.close();
   } catch (err) {
     log.warn({ err, channel }, 'stream could not subscribe');
-    viewer.offer(new Frame(session.svg, session.updatedAt, session.expiresAt));
+    viewer.offer(new Frame(session.svg, session.updatedAt));
     viewer.close();
   }
   return HIJACKED;

@@ -27,7 +27,7 @@ class FakeSink extends EventEmitter implements FrameSink {
   }
 }
 
-const frame = (svg: string, version: number) => new Frame(svg, version, null);
+const frame = (svg: string, version: number) => new Frame(svg, version);
 
 describe('viewer', () => {
   it('When the socket is backed up, then intermediate frames are skipped and only the newest is sent on drain', () => {

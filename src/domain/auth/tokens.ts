@@ -4,8 +4,7 @@ import { DomainError } from '../errors.js';
 import { isIdentifier } from '../ids.js';
 import type { KeyRing } from './keys.js';
 
-export const DEFAULT_TOKEN_TTL_SECONDS = 86_400;
-export const MIN_TOKEN_TTL_SECONDS = 60;
+/** The contract's upper bound on ttl_seconds: how long a retired key must stay published. */
 export const MAX_TOKEN_TTL_SECONDS = 2_592_000;
 const MAX_TOKEN_BYTES = 4096;
 const SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;

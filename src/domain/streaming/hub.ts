@@ -68,11 +68,11 @@ export class StreamHub {
    * Shows a newly joined viewer the session as just read from the store,
    * reusing the channel's frame object when it is at least as new.
    */
-  showCurrent(channelName: string, viewer: Viewer, current: { svg: string; updatedAt: number; expiresAt: number | null }): void {
+  showCurrent(channelName: string, viewer: Viewer, current: { svg: string; updatedAt: number }): void {
     const channel = this.channels.get(channelName);
     let frame = channel?.latest;
     if (!frame || frame.version < current.updatedAt) {
-      frame = new Frame(current.svg, current.updatedAt, current.expiresAt);
+      frame = new Frame(current.svg, current.updatedAt);
       if (channel) channel.latest = frame;
     }
     viewer.offer(frame);
@@ -104,7 +104,7 @@ export class StreamHub {
       this.endChannel(channelName, 'deleted');
       return;
     }
-    const frame = new Frame(event.svg, event.version, event.expiresAt);
+    const frame = new Frame(event.svg, event.version);
     if (!channel.latest || channel.latest.version <= frame.version) channel.latest = frame;
     for (const viewer of channel.viewers) viewer.offer(frame);
     this.watchExpiry(channelName, channel, event.expiresAt);

@@ -19,8 +19,8 @@ export class Frame {
 
   constructor(
     readonly svg: string,
+    /** The session's updatedAt: viewers never go back to an older frame. */
     readonly version: number,
-    readonly expiresAt: number | null,
   ) {}
 
   /** The part followed by the next boundary line. */
