@@ -6,7 +6,6 @@ import addFormats from 'ajv-formats';
 import { Eta } from 'eta';
 import Fastify, { type FastifyInstance } from 'fastify';
 import openapiGlue from 'fastify-openapi-glue';
-import { Redis } from 'ioredis';
 import type { OperationHandlers } from '../generated/handlers.js';
 import type { Config } from './config.js';
 import { AccountService } from './domain/auth/accounts.js';
@@ -27,8 +26,7 @@ import { countResponses, createMetrics } from './http/metrics.js';
 import { toServiceHandlers } from './http/operations.js';
 import { registerPages } from './http/pages.js';
 import { contractPath, viewsDir } from './paths.js';
-import { EmbeddedStore } from './store/embedded-store.js';
-import { RedisStore } from './store/redis-store.js';
+import { connectStore } from './store/connect.js';
 import type { Store } from './store/store.js';
 
 /**
@@ -79,27 +77,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   installErrorHandling(app);
 
   let store = options.store;
+  const ownsStore = !store;
   if (!store) {
-    if (config.REDIS_URL) {
-      // No offline queue: while Redis is away requests fail at once with 503 instead of
-      // piling up; the client keeps reconnecting in the background.
-      const options = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 } as const;
-      const client = new Redis(config.REDIS_URL, { ...options, connectionName: 'realtime-svg' });
-      const subscriber = new Redis(config.REDIS_URL, { ...options, connectionName: 'realtime-svg:subscriber' });
-      for (const [name, connection] of [['commands', client], ['subscriber', subscriber]] as const) {
-        connection.on('error', (err: Error) => app.log.warn({ connection: name, err: err.message }, 'store connection error'));
-      }
-      await Promise.all([client.connect(), subscriber.connect()]);
-      // We close both connections ourselves (store.close): the plugin's QUIT throws while Redis is away.
-      await app.register(fastifyRedis, { client, closeClient: false });
-      store = new RedisStore(app.redis, subscriber);
-      app.log.info({ store: 'redis' }, 'using Redis store');
-    } else {
-      store = new EmbeddedStore();
-      app.log.info({ store: 'embedded' }, 'REDIS_URL not set: using the embedded in-process store (one instance, data lost on restart)');
-    }
+    const connected = await connectStore(config.REDIS_URL, app.log);
+    store = connected.store;
+    // Decorates app.redis for plugins; we close the connection ourselves (store.close),
+    // since the plugin's QUIT throws while Redis is away.
+    if (connected.redis) await app.register(fastifyRedis, { client: connected.redis, closeClient: false });
   }
-  const ownsStore = !options.store;
   const closingStore = store;
   const renderer: Renderer = new WorkerRenderer({ threads: config.RENDER_THREADS, timeoutMs: config.RENDER_TIMEOUT_MS });
   const hub = new StreamHub(store, app.log);

@@ -1,0 +1,32 @@
+import { Redis } from 'ioredis';
+import { EmbeddedStore } from './embedded-store.js';
+import { RedisStore } from './redis-store.js';
+import type { Store } from './store.js';
+
+export interface StoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * The store REDIS_URL selects: Redis (a command connection and this process's
+ * one subscriber connection, both connected before returning) or, unset, the
+ * embedded in-process store.
+ */
+export async function connectStore(redisUrl: string | undefined, log: StoreLogger): Promise<{ store: Store; redis?: Redis }> {
+  if (!redisUrl) {
+    log.info({ store: 'embedded' }, 'REDIS_URL not set: using the embedded in-process store (one instance, data lost on restart)');
+    return { store: new EmbeddedStore() };
+  }
+  // No offline queue: while Redis is away requests fail at once with 503 instead of
+  // piling up; the client keeps reconnecting in the background.
+  const settings = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 } as const;
+  const client = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg' });
+  const subscriber = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg:subscriber' });
+  for (const [name, connection] of [['commands', client], ['subscriber', subscriber]] as const) {
+    connection.on('error', (err: Error) => log.warn({ connection: name, err: err.message }, 'store connection error'));
+  }
+  await Promise.all([client.connect(), subscriber.connect()]);
+  log.info({ store: 'redis' }, 'using Redis store');
+  return { store: new RedisStore(client, subscriber), redis: client };
+}
