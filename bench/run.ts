@@ -52,7 +52,7 @@ async function startService(redisUrl: string): Promise<{ url: string; child: Chi
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [path.join(projectRoot, 'dist/src/server.js')], {
-    env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, LOG_LEVEL: 'warn', RENDER_THREADS: '1' },
+    env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   children.push(child);

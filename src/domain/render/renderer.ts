@@ -40,7 +40,9 @@ export class WorkerRenderer implements Renderer {
     // Under tsx/vitest the worker is TypeScript too and needs the same loader.
     this.pool = new Piscina({
       filename: path.join(path.dirname(here), `render-worker${extension}`),
-      minThreads: 1,
+      // A fixed pool: piscina's default idleTimeout of 0 would end the extra threads
+      // whenever the queue empties and pay a worker start-up (loading liquidjs) on the next burst.
+      minThreads: options.threads,
       maxThreads: options.threads,
       execArgv: extension === '.ts' ? ['--import', 'tsx'] : [],
       resourceLimits: { maxOldGenerationSizeMb: RENDER_LIMITS.workerHeapMb },
