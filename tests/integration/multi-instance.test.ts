@@ -54,6 +54,17 @@ describe.runIf(redisAvailable())('several instances on one Redis', () => {
     await viewer.until((r) => r.parsed.parts.at(-1)?.body.includes('>1<') ?? false);
   });
 
+  it('When credential failures are spread over instances, then the limit holds across them', async () => {
+    const [a, b, c] = apps as [RunningApp, RunningApp, RunningApp];
+    await tokenFor(a.api, 'gina');
+    const wrong = (app: RunningApp) => app.api('POST', '/api/auth/token', { json: { user_id: 'gina', password: 'not her password' } });
+    // Default limit: 5 failures per user_id per window.
+    for (const app of [a, b, c, a, b]) expect((await wrong(app)).status).toBe(401);
+    const limited = await c.api('POST', '/api/auth/token', { json: { user_id: 'gina', password: 'correct horse battery' } });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
   it('When many authenticated requests are verified, then Redis sees zero commands for it', async () => {
     const [a] = apps as [RunningApp];
     const dave = await tokenFor(a.api, 'dave');
