@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { EmbeddedStore } from '../../src/store/embedded-store.js';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { PASSWORD } from '../helpers/auth.js';
 import { describeEachStore } from '../helpers/stores.js';
@@ -9,8 +10,20 @@ const newUser = () => `user-${Date.now().toString(36)}-${++seq}`;
 
 describeEachStore('auth', (variant) => {
   let running: RunningApp;
+  let embedded: EmbeddedStore | undefined;
+  /** What the store holds under a key, whichever store this is: value and whether it expires. */
+  const stored = async (key: string): Promise<{ value: string; expires: boolean } | null> => {
+    if (embedded) {
+      const entry = await embedded.get(key);
+      return entry && { value: entry.value, expires: entry.expiresAt !== null };
+    }
+    const client = variant.redis()!.client;
+    const value = await client.get(key);
+    return value === null ? null : { value, expires: (await client.ttl(key)) !== -1 };
+  };
   beforeAll(async () => {
-    running = await startApp({ config: { ...variant.config(), AUTH_MAX_FAILURES_PER_USER: 3, AUTH_MAX_FAILURES_PER_CLIENT: 1000 } });
+    embedded = variant.name === 'embedded' ? new EmbeddedStore() : undefined;
+    running = await startApp({ config: { ...variant.config(), AUTH_MAX_FAILURES_PER_USER: 3, AUTH_MAX_FAILURES_PER_CLIENT: 1000 }, store: embedded });
   });
   afterAll(async () => running?.close());
 
@@ -81,15 +94,13 @@ describeEachStore('auth', (variant) => {
   it('When an account is claimed, then only an argon2id hash (OWASP minimum, no TTL) is stored', async () => {
     const user = newUser();
     await login(user);
-    const redis = variant.redis();
-    if (!redis) return;
-    const raw = (await redis.client.get(`user:${user}:account`))!;
-    expect(raw).not.toContain(PASSWORD);
-    expect(JSON.parse(raw).passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$/);
-    expect(await redis.client.ttl(`user:${user}:account`)).toBe(-1);
+    const account = (await stored(`user:${user}:account`))!;
+    expect(account.value).not.toContain(PASSWORD);
+    expect(JSON.parse(account.value).passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$/);
+    expect(account.expires).toBe(false);
     const second = newUser();
     await login(second);
-    const salts = [raw, (await redis.client.get(`user:${second}:account`))!].map((r) => JSON.parse(r).passwordHash.split('$')[4]);
+    const salts = [account.value, (await stored(`user:${second}:account`))!.value].map((r) => JSON.parse(r).passwordHash.split('$')[4]);
     expect(salts[0]).not.toBe(salts[1]);
   });
 });
