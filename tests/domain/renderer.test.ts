@@ -82,11 +82,11 @@ describe('Liquid renderer', () => {
 describe('Liquid renderer hard timeout', () => {
   it('When a render outlives the hard timeout, then its worker is stopped and the next render still works', async () => {
     // liquidjs's cooperative limit is lifted here, so only the pool's hard timeout can stop this render.
-    const strict = new WorkerRenderer({ threads: 1, timeoutMs: 1000, cooperativeLimitMs: 60_000 });
+    const strict = new WorkerRenderer({ threads: 1, timeoutMs: 1500, cooperativeLimitMs: 60_000 });
     try {
       const err = await strict.render('{% for a in (1..100000) %}{% for b in (1..100000) %}{% endfor %}{% endfor %}', {}).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DomainError);
-      expect((err as DomainError).message).toContain('longer than 1000 ms');
+      expect((err as DomainError).message).toContain('longer than 1500 ms');
       expect((await strict.render('<ok/>', {})).svg).toBe('<ok/>');
     } finally {
       await strict.close();
