@@ -99,19 +99,8 @@ export class StreamReader {
     }
   }
 
-  async untilEnded(timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.ended) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new Error('timed out waiting for the stream to end');
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, remaining);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  untilEnded(timeoutMs = 5000): Promise<void> {
+    return this.until((reader) => reader.ended, timeoutMs);
   }
 
   close(): void {
