@@ -7,7 +7,7 @@ import { Eta } from 'eta';
 import Fastify, { type FastifyInstance } from 'fastify';
 import openapiGlue from 'fastify-openapi-glue';
 import type { OperationHandlers } from '../generated/handlers.js';
-import type { Config } from './config.js';
+import type { Config, TrustProxy } from './config.js';
 import { AccountService } from './domain/auth/accounts.js';
 import { KeyRing } from './domain/auth/keys.js';
 import { FailureThrottle } from './domain/auth/throttle.js';
@@ -52,6 +52,15 @@ function createValidatorCompiler() {
     (httpPart === 'body' ? body : text).compile(schema);
 }
 
+/**
+ * Behind a reverse proxy the client address (per-client limits) comes from
+ * X-Forwarded-For, trusting only the configured hops. Fastify's types omit the
+ * hop count it accepts at run time, so the count becomes the same predicate.
+ */
+function trustProxyOption(trust: TrustProxy): false | string[] | ((address: string, hop: number) => boolean) {
+  return typeof trust === 'number' ? (_address, hop) => hop < trust : trust;
+}
+
 export interface BuildOptions {
   /** Use this store instead of the one REDIS_URL selects (tests share one across apps). */
   store?: Store;
@@ -63,8 +72,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    // Behind a reverse proxy the client address (per-client auth throttling) comes from X-Forwarded-For.
-    trustProxy: config.TRUST_PROXY,
+    trustProxy: trustProxyOption(config.TRUST_PROXY),
   });
   app.setValidatorCompiler(createValidatorCompiler());
   // Every request body in the contract is JSON. The media types the contract only

@@ -1,4 +1,12 @@
+import { isIP } from 'node:net';
 import { envSchema } from 'env-schema';
+
+/**
+ * TRUST_PROXY as Fastify takes it: false, a hop count, or the proxies' own
+ * addresses/CIDRs. Never `true`: trusting every hop lets a client pick its own
+ * address with X-Forwarded-For.
+ */
+export type TrustProxy = false | number | string[];
 
 export interface Config {
   PORT: number;
@@ -9,12 +17,22 @@ export interface Config {
   BODY_LIMIT_BYTES: number;
   RENDER_THREADS: number;
   RENDER_TIMEOUT_MS: number;
+  RENDER_QUEUE_MAX: number;
   SHUTDOWN_GRACE_MS: number;
   AUTH_MAX_FAILURES_PER_USER: number;
   AUTH_MAX_FAILURES_PER_CLIENT: number;
   AUTH_FAILURE_WINDOW_SECONDS: number;
-  TRUST_PROXY: boolean;
+  RATE_LIMIT_ANON_WRITES_PER_MINUTE: number;
+  RATE_LIMIT_USER_WRITES_PER_MINUTE: number;
+  MAX_SESSIONS_PER_USER: number;
+  EMBEDDED_STORE_MAX_MB: number;
+  HEADERS_TIMEOUT_MS: number;
+  REQUEST_TIMEOUT_MS: number;
+  KEEP_ALIVE_TIMEOUT_MS: number;
+  TRUST_PROXY: TrustProxy;
 }
+
+type RawConfig = Omit<Config, 'TRUST_PROXY'> & { TRUST_PROXY: string };
 
 const schema = {
   type: 'object',
@@ -28,23 +46,70 @@ const schema = {
     BODY_LIMIT_BYTES: { type: 'integer', minimum: 1024, maximum: 16_777_216, default: 262_144 },
     RENDER_THREADS: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
     RENDER_TIMEOUT_MS: { type: 'integer', minimum: 50, maximum: 60_000, default: 1000 },
+    RENDER_QUEUE_MAX: { type: 'integer', minimum: 1, maximum: 100_000, default: 64 },
     SHUTDOWN_GRACE_MS: { type: 'integer', minimum: 100, maximum: 60_000, default: 4000 },
     AUTH_MAX_FAILURES_PER_USER: { type: 'integer', minimum: 1, maximum: 10_000, default: 5 },
     AUTH_MAX_FAILURES_PER_CLIENT: { type: 'integer', minimum: 1, maximum: 10_000, default: 20 },
     AUTH_FAILURE_WINDOW_SECONDS: { type: 'integer', minimum: 1, maximum: 86_400, default: 900 },
-    TRUST_PROXY: { type: 'boolean', default: false },
+    RATE_LIMIT_ANON_WRITES_PER_MINUTE: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 60 },
+    RATE_LIMIT_USER_WRITES_PER_MINUTE: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 6000 },
+    MAX_SESSIONS_PER_USER: { type: 'integer', minimum: 0, maximum: 10_000_000, default: 10_000 },
+    EMBEDDED_STORE_MAX_MB: { type: 'integer', minimum: 0, maximum: 1_048_576, default: 512 },
+    HEADERS_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600_000, default: 10_000 },
+    REQUEST_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600_000, default: 30_000 },
+    KEEP_ALIVE_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600_000, default: 5_000 },
+    TRUST_PROXY: { type: 'string', default: 'false' },
   },
 } as const;
+
+function isAddressOrCidr(value: string): boolean {
+  const [address, bits, ...rest] = value.split('/');
+  if (rest.length > 0 || address === undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  const max = family === 4 ? 32 : 128;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
+}
+
+/** Parses TRUST_PROXY: "false"/"" (off), a hop count, or a comma list of proxy addresses/CIDRs. */
+export function parseTrustProxy(raw: string): TrustProxy {
+  const value = raw.trim();
+  if (value === '' || value === 'false' || value === '0') return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 32) throw new Error('TRUST_PROXY: a hop count must be at most 32');
+    return hops;
+  }
+  if (value === 'true') {
+    throw new Error('TRUST_PROXY: "true" would trust every hop (any client could pick its address); give a hop count or the proxies\' addresses');
+  }
+  const list = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const bad = list.filter((item) => !isAddressOrCidr(item));
+  if (bad.length > 0) throw new Error(`TRUST_PROXY: not an IP address or CIDR: ${bad.join(', ')}`);
+  return list;
+}
 
 /** Reads and validates the environment (and .env); throws a readable error on a bad value. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, dotenv = true): Config {
   const data = { ...env };
   // An empty REDIS_URL means "not set", the usual shell idiom.
   if (data.REDIS_URL === '') delete data.REDIS_URL;
-  return envSchema<Config>({ schema, data, dotenv });
+  const raw = envSchema<RawConfig>({ schema, data, dotenv });
+  return { ...raw, TRUST_PROXY: parseTrustProxy(raw.TRUST_PROXY) };
 }
 
-/** Defaults for tests and embedding, overridable field by field. */
+/**
+ * Defaults for tests and embedding, overridable field by field. Rate limits
+ * are off here so suites may write freely; the abuse tests turn them on.
+ */
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  return { ...loadConfig({}, false), LOG_LEVEL: 'silent', PORT: 0, ...overrides };
+  return {
+    ...loadConfig({}, false),
+    LOG_LEVEL: 'silent',
+    PORT: 0,
+    RATE_LIMIT_ANON_WRITES_PER_MINUTE: 0,
+    RATE_LIMIT_USER_WRITES_PER_MINUTE: 0,
+    ...overrides,
+  };
 }

@@ -124,7 +124,7 @@ describeEachStore('auth failures per client', (variant) => {
 describeEachStore('auth failures behind a proxy', (variant) => {
   let running: RunningApp;
   beforeAll(async () => {
-    running = await startApp({ config: { ...variant.config(), TRUST_PROXY: true, AUTH_MAX_FAILURES_PER_USER: 1000, AUTH_MAX_FAILURES_PER_CLIENT: 2 } });
+    running = await startApp({ config: { ...variant.config(), TRUST_PROXY: 1, AUTH_MAX_FAILURES_PER_USER: 1000, AUTH_MAX_FAILURES_PER_CLIENT: 2 } });
   });
   afterAll(async () => running?.close());
 
