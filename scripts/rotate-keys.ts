@@ -1,14 +1,27 @@
 /**
- * npm run keys:rotate — makes a new current signing key in the store named by
- * REDIS_URL. The previous public key stays in the JWKS until every token it
- * could have signed has expired; running instances pick the new key up within
- * a minute, or at once when they meet a token signed with it.
+ * npm run keys:rotate [-- --now] — makes a new signing key in the store named
+ * by REDIS_URL. The new key is published at once and signs only from
+ * PUBLISH_AHEAD_MS later (JWKS max-age plus the instances' refresh interval),
+ * so every verifier can have fetched it first; running instances switch to
+ * it at that instant by themselves. --now (a compromised key) makes it sign
+ * as soon as each instance loads it: within a refresh interval, or at once
+ * when an instance meets a token signed with it. The key it replaces stays in
+ * the JWKS until every token it could have signed has expired.
  */
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.js';
 import { rotateSigningKey } from '../src/domain/auth/keys.js';
 import { MAX_TOKEN_TTL_SECONDS } from '../src/domain/auth/tokens.js';
 import { RedisStore } from '../src/store/redis-store.js';
+
+const args = process.argv.slice(2);
+const unknown = args.filter((arg) => arg !== '--now');
+if (unknown.length > 0) {
+  // A mistyped --now must not quietly become a rotation that waits.
+  console.error(`keys:rotate: unknown argument ${unknown.join(' ')}. Usage: npm run keys:rotate [-- --now]`);
+  process.exit(2);
+}
+const immediate = args.includes('--now');
 
 const config = loadConfig();
 if (!config.REDIS_URL) {
@@ -19,8 +32,8 @@ const client = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnec
 const subscriber = client.duplicate({ lazyConnect: true });
 const store = new RedisStore(client, subscriber);
 try {
-  const { kid, retired } = await rotateSigningKey(store, MAX_TOKEN_TTL_SECONDS);
-  console.log(JSON.stringify({ rotated: true, kid, retired: retired ?? null }));
+  const { kid, retired, activateAt } = await rotateSigningKey(store, { maxTokenTtlSeconds: MAX_TOKEN_TTL_SECONDS, immediate });
+  console.log(JSON.stringify({ rotated: true, kid, retired: retired ?? null, signsFrom: new Date(activateAt).toISOString(), immediate }));
 } catch (err) {
   console.error(`keys:rotate failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;
