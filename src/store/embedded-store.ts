@@ -72,6 +72,14 @@ export class EmbeddedStore implements Store {
     return { count, expiresAt };
   }
 
+  async decrement(key: string): Promise<number> {
+    const current = this.live(key);
+    if (!current) return 0;
+    const count = Math.max(0, Number(current.value) - 1);
+    this.entries.set(key, { value: String(count), expiresAt: current.expiresAt });
+    return count;
+  }
+
   async indexAdd(key: string, member: string, score: number): Promise<void> {
     let index = this.indexes.get(key);
     if (!index) this.indexes.set(key, (index = new Map()));

@@ -18,6 +18,17 @@ function expiresAtFrom(pexpiretime: number): number | null {
 }
 
 /**
+ * A plain DECR would create a missing counter at -1 with no expiry: a window
+ * that ended would hand its next window a free attempt that never runs out.
+ * A script reads and decrements in one step; DECR keeps the key's TTL.
+ */
+const DECREMENT_IF_POSITIVE = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count <= 0 then return 0 end
+return redis.call('DECR', KEYS[1])
+`;
+
+/**
  * Redis-backed store. `client` serves commands; `subscriber` is this process's
  * single subscriber connection, shared by every viewer through the stream hub.
  */
@@ -88,6 +99,10 @@ export class RedisStore implements Store {
       const result = await this.client.multi().incr(key).call('PEXPIRE', key, windowMs, 'NX').call('PEXPIRETIME', key).exec();
       return { count: result?.[0]?.[1] as number, expiresAt: result?.[2]?.[1] as number };
     });
+  }
+
+  decrement(key: string): Promise<number> {
+    return guard(async () => Number(await this.client.eval(DECREMENT_IF_POSITIVE, 1, key)));
   }
 
   indexAdd(key: string, member: string, score: number): Promise<void> {

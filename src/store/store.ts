@@ -40,6 +40,13 @@ export interface Store {
    * (a fixed window). Returns the new count and when the window ends.
    */
   increment(key: string, windowMs: number): Promise<{ count: number; expiresAt: number }>;
+  /**
+   * Takes one back from a counter made by increment, keeping its window.
+   * Never goes below zero and never creates the counter: once the window has
+   * ended (or the counter was deleted) there is nothing left to give back, and
+   * a new window must not start in credit. Returns the count left (0 if absent).
+   */
+  decrement(key: string): Promise<number>;
   /** Sorted-set index: add or re-score a member. */
   indexAdd(key: string, member: string, score: number): Promise<void>;
   indexRemove(key: string, members: string[]): Promise<void>;

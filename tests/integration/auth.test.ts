@@ -139,3 +139,89 @@ describeEachStore('auth failures behind a proxy', (variant) => {
     expect((await attempt('wrong password', '192.0.2.2')).status).toBe(401);
   });
 });
+
+describeEachStore('auth failures under concurrency', (variant) => {
+  const LIMIT_PER_USER = 5;
+  const LIMIT_PER_CLIENT = 20;
+  let running: RunningApp;
+  let clientSeq = 0;
+  // One proxy hop is trusted, so each test can be its own client address and keep its own per-client budget.
+  const newClient = () => `198.51.100.${++clientSeq}`;
+  beforeAll(async () => {
+    running = await startApp({
+      config: { ...variant.config(), TRUST_PROXY: 1, AUTH_MAX_FAILURES_PER_USER: LIMIT_PER_USER, AUTH_MAX_FAILURES_PER_CLIENT: LIMIT_PER_CLIENT },
+    });
+  });
+  afterAll(async () => running?.close());
+
+  const attempt = (user_id: string, password: string, client: string) =>
+    running.api('POST', '/api/auth/token', { json: { user_id, password }, headers: { 'x-forwarded-for': client } });
+  const count = (statuses: number[], status: number) => statuses.filter((s) => s === status).length;
+
+  it('When 50 wrong passwords for one user_id arrive at once, then exactly the per-user limit are verified (401) and the rest refused (429)', async () => {
+    const user = newUser();
+    const client = newClient();
+    expect((await attempt(user, PASSWORD, client)).status).toBe(200);
+    const answers = await Promise.all(Array.from({ length: 50 }, () => attempt(user, 'wrong password', client)));
+    const statuses = answers.map((a) => a.status);
+    expect(count(statuses, 401)).toBe(LIMIT_PER_USER);
+    expect(count(statuses, 429)).toBe(50 - LIMIT_PER_USER);
+    for (const refused of answers.filter((a) => a.status === 429)) {
+      expect(refused.body.code).toBe('rate_limited');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    // The budget is spent for the window: even the right password is refused, not verified.
+    expect((await attempt(user, PASSWORD, client)).status).toBe(429);
+  });
+
+  it('When one client sends wrong passwords for many user_ids at once, then exactly the per-client limit are verified', async () => {
+    const client = newClient();
+    const users = Array.from({ length: 50 }, () => newUser());
+    // 50 claims from this one client, more than its failure budget: claims are not failures.
+    for (const user of users) expect((await attempt(user, PASSWORD, client)).status).toBe(200);
+    const statuses = (await Promise.all(users.map((user) => attempt(user, 'wrong password', client)))).map((a) => a.status);
+    expect(count(statuses, 401)).toBe(LIMIT_PER_CLIENT);
+    expect(count(statuses, 429)).toBe(50 - LIMIT_PER_CLIENT);
+    // Refusals on the client's budget did not use up those users' own budgets.
+    const refusedUser = users.find((_, i) => statuses[i] === 429) ?? 'none refused';
+    expect((await attempt(refusedUser, PASSWORD, newClient())).status).toBe(200);
+  });
+
+  it('When a correct login follows failures, then the user may fail again, and correct logins never use up the client budget', async () => {
+    const user = newUser();
+    const client = newClient();
+    expect((await attempt(user, PASSWORD, client)).status).toBe(200);
+    for (let i = 0; i < LIMIT_PER_USER - 1; i++) expect((await attempt(user, 'wrong password', client)).status).toBe(401);
+    expect((await attempt(user, PASSWORD, client)).status).toBe(200);
+    for (let i = 0; i < LIMIT_PER_USER; i++) expect((await attempt(user, 'wrong password', client)).status).toBe(401);
+    expect((await attempt(user, 'wrong password', client)).status).toBe(429);
+
+    const busy = newClient();
+    const owner = newUser();
+    expect((await attempt(owner, PASSWORD, busy)).status).toBe(200);
+    // More correct logins than the client's failure budget, in batches that each fit inside it.
+    for (let batch = 0; batch < 3; batch++) {
+      const statuses = (await Promise.all(Array.from({ length: LIMIT_PER_USER }, () => attempt(owner, PASSWORD, busy)))).map((a) => a.status);
+      expect(statuses).toEqual(Array(LIMIT_PER_USER).fill(200));
+    }
+    const others = Array.from({ length: LIMIT_PER_CLIENT }, () => newUser());
+    for (const other of others) expect((await attempt(other, PASSWORD, newClient())).status).toBe(200);
+    const statuses = (await Promise.all(others.map((other) => attempt(other, 'wrong password', busy)))).map((a) => a.status);
+    expect(statuses).toEqual(Array(LIMIT_PER_CLIENT).fill(401));
+  });
+
+  it('When the correct password arrives among concurrent wrong ones, then it is never called wrong and no wrong one gets a token', async () => {
+    const user = newUser();
+    const client = newClient();
+    expect((await attempt(user, PASSWORD, client)).status).toBe(200);
+    const correct = attempt(user, PASSWORD, client);
+    const wrong = Array.from({ length: 30 }, () => attempt(user, 'wrong password', client));
+    const correctStatus = (await correct).status;
+    const wrongStatuses = (await Promise.all(wrong)).map((a) => a.status);
+    // 429 is sane too: the budget may already be held by guesses in flight, and an unverified password is not judged.
+    expect([200, 429]).toContain(correctStatus);
+    expect(wrongStatuses.every((s) => s === 401 || s === 429)).toBe(true);
+    // One success resets the user's counter at most once, so at most two budgets' worth were verified.
+    expect(count(wrongStatuses, 401)).toBeLessThanOrEqual(correctStatus === 200 ? 2 * LIMIT_PER_USER : LIMIT_PER_USER);
+  });
+});

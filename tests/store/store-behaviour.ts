@@ -125,6 +125,29 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
       await vi.waitFor(async () => expect((await store.increment(short, 60_000)).count).toBe(1), { timeout: 3000, interval: 20 });
     });
 
+    it('When a counter is decremented, then it keeps its window, stops at zero and is never created', async () => {
+      const k = key();
+      const first = await store.increment(k, 60_000);
+      await store.increment(k, 60_000);
+      expect(await store.decrement(k)).toBe(1);
+      expect(await store.decrement(k)).toBe(0);
+      expect(await store.decrement(k)).toBe(0);
+      const after = await store.increment(k, 60_000);
+      expect(after.count).toBe(1);
+      expect(Math.abs(after.expiresAt - first.expiresAt)).toBeLessThan(1000);
+      // A window that ended (or a counter that was reset) has nothing left to give back.
+      const absent = key();
+      expect(await store.decrement(absent)).toBe(0);
+      expect(await store.get(absent)).toBeNull();
+    });
+
+    it('When many increments and decrements race, then none is lost', async () => {
+      const k = key();
+      await Promise.all(Array.from({ length: 100 }, () => store.increment(k, 60_000)));
+      await Promise.all(Array.from({ length: 40 }, () => store.decrement(k)));
+      expect((await store.get(k))?.value).toBe('60');
+    });
+
     it('When an index is paged, then members come newest first, ties by member, with no gaps or repeats', async () => {
       const k = key();
       const scores: Array<[string, number]> = [['a', 1], ['b', 5], ['c', 5], ['d', 5], ['e', 3], ['f', 9]];

@@ -16,6 +16,17 @@ interface Account {
   createdAt: number;
 }
 
+/** How passwords are hashed and checked; tests substitute one that counts and holds verifications. */
+export interface PasswordHashing {
+  hash(password: string): Promise<string>;
+  verify(passwordHash: string, password: string): Promise<boolean>;
+}
+
+export const argon2id: PasswordHashing = {
+  hash: (password) => hash(password, ARGON2ID),
+  verify: (passwordHash, password) => verify(passwordHash, password),
+};
+
 /**
  * The first successful request for a user_id claims it with a password;
  * later ones must present the same password.
@@ -25,26 +36,35 @@ export class AccountService {
     private readonly store: Store,
     private readonly throttle: FailureThrottle,
     private readonly now: () => number = Date.now,
+    private readonly passwords: PasswordHashing = argon2id,
   ) {}
 
   /** Resolves when the credentials are good (claiming the user_id if unclaimed); otherwise a 401 or 429 error. */
   async authenticate(userId: string, password: string, client: string): Promise<{ claimed: boolean }> {
-    const { userHasFailures } = await this.throttle.assertAllowed(userId, client);
     const key = accountKey(userId);
     let stored = await this.store.get(key);
     if (!stored) {
-      const account: Account = { passwordHash: await hash(password, ARGON2ID), createdAt: this.now() };
+      // A claim checks no password, so it reserves nothing and cannot count as a
+      // failure; a user_id or client already at its limit is still refused.
+      await this.throttle.assertAllowed(userId, client);
+      const account: Account = { passwordHash: await this.passwords.hash(password), createdAt: this.now() };
       if (await this.store.create(key, JSON.stringify(account), null)) return { claimed: true };
-      // Another request claimed it first: its password decides.
+      // Another request claimed it first: its password decides, checked like any other login.
       stored = await this.store.get(key);
       if (!stored) throw new DomainError('unavailable', 'account could not be read back');
     }
     const account = JSON.parse(stored.value) as Account;
-    if (!(await verify(account.passwordHash, password))) {
-      await this.throttle.recordFailure(userId, client);
-      throw new DomainError('invalid_credentials', CREDENTIALS_REJECTED);
+    await this.throttle.reserve(userId, client);
+    let matches: boolean;
+    try {
+      matches = await this.passwords.verify(account.passwordHash, password);
+    } catch (error) {
+      await this.throttle.release(userId, client);
+      throw error;
     }
-    if (userHasFailures) await this.throttle.recordSuccess(userId);
+    // The reservation stays: it is this failure's count for the window.
+    if (!matches) throw new DomainError('invalid_credentials', CREDENTIALS_REJECTED);
+    await this.throttle.recordSuccess(userId, client);
     return { claimed: false };
   }
 }

@@ -11,8 +11,14 @@ export interface ThrottleOptions {
 
 /**
  * Counts credential failures per user_id and per client address in the store,
- * so the limit holds across instances. Attempts are refused while either
- * counter is at its limit.
+ * so the limit holds across instances.
+ *
+ * Reserve, then verify: an attempt takes its place on both counters *before*
+ * the password is checked, with the store's atomic increment, so however many
+ * attempts arrive at once no more than the limit are ever checked (checking
+ * the counters and counting afterwards let every concurrent guess through).
+ * A wrong password keeps its reservation — that is the failure's count; a
+ * right one gives it back.
  */
 export class FailureThrottle {
   constructor(
@@ -21,30 +27,81 @@ export class FailureThrottle {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private keys(userId: string, client: string): string[] {
-    return [`throttle:auth:user:${userId}`, `throttle:auth:client:${client}`];
+  private userKey(userId: string): string {
+    return `throttle:auth:user:${userId}`;
   }
 
-  /** Refuses while either counter is at its limit; tells whether this user has failures on record. */
-  async assertAllowed(userId: string, client: string): Promise<{ userHasFailures: boolean }> {
-    const counters = await this.store.getMany(this.keys(userId, client));
-    const limits = [this.options.maxFailuresPerUser, this.options.maxFailuresPerClient];
-    let until = 0;
-    for (const [i, counter] of counters.entries()) {
-      if (counter && Number(counter.value) >= limits[i]!) until = Math.max(until, counter.expiresAt ?? 0);
+  private clientKey(client: string): string {
+    return `throttle:auth:client:${client}`;
+  }
+
+  private refusal(until: number): DomainError {
+    const retryAfterSeconds = Math.max(1, Math.ceil((until - this.now()) / 1000));
+    return new DomainError('rate_limited', 'too many failed attempts; try again later', { retryAfterSeconds });
+  }
+
+  /**
+   * Refuses while either counter is at its limit, reserving nothing: for
+   * requests that verify no password (claiming a user_id).
+   */
+  async assertAllowed(userId: string, client: string): Promise<void> {
+    const [byUser, byClient] = await this.store.getMany([this.userKey(userId), this.clientKey(client)]);
+    const exceeded = [
+      { counter: byUser, limit: this.options.maxFailuresPerUser },
+      { counter: byClient, limit: this.options.maxFailuresPerClient },
+    ].filter(({ counter, limit }) => counter && Number(counter.value) >= limit);
+    if (exceeded.length === 0) return;
+    throw this.refusal(Math.max(...exceeded.map(({ counter }) => counter?.expiresAt ?? this.now() + this.options.windowMs)));
+  }
+
+  /**
+   * Takes one attempt from the user's budget, then from the client's, or
+   * throws 429 `rate_limited`. After it resolves exactly one of: the attempt
+   * fails (nothing to do: the reservation is the failure), recordSuccess, or
+   * release.
+   */
+  async reserve(userId: string, client: string): Promise<void> {
+    const { windowMs, maxFailuresPerUser, maxFailuresPerClient } = this.options;
+    const userKey = this.userKey(userId);
+    // One counter after the other, not both at once: an attempt refused for the
+    // user must not even briefly hold a place in the client's budget, or a burst
+    // against one user_id would refuse the same client's other users.
+    const byUser = await this.store.increment(userKey, windowMs);
+    // A refused attempt leaves its increment on the counter it exceeded: that
+    // counter is over its limit for the window anyway, and giving back could race
+    // a reset by a successful login and take away someone else's reservation.
+    if (byUser.count > maxFailuresPerUser) throw this.refusal(byUser.expiresAt);
+    let byClient: { count: number; expiresAt: number };
+    try {
+      byClient = await this.store.increment(this.clientKey(client), windowMs);
+    } catch (error) {
+      await this.giveBack(userKey);
+      throw error;
     }
-    if (until > 0) {
-      const retryAfterSeconds = Math.max(1, Math.ceil((until - this.now()) / 1000));
-      throw new DomainError('rate_limited', 'too many failed attempts; try again later', { retryAfterSeconds });
+    if (byClient.count > maxFailuresPerClient) {
+      // This attempt is never verified, so it is not this user_id's failure.
+      await this.giveBack(userKey);
+      throw this.refusal(byClient.expiresAt);
     }
-    return { userHasFailures: counters[0] !== null };
   }
 
-  async recordFailure(userId: string, client: string): Promise<void> {
-    await Promise.all(this.keys(userId, client).map((key) => this.store.increment(key, this.options.windowMs)));
+  /** The password was right: the user's failures are forgiven, the client's reservation is given back. */
+  async recordSuccess(userId: string, client: string): Promise<void> {
+    // Like giveBack, a failed reset only leaves the count too high: the token is still deserved.
+    await Promise.all([this.store.delete(this.userKey(userId)).catch(() => false), this.giveBack(this.clientKey(client))]);
   }
 
-  async recordSuccess(userId: string): Promise<void> {
-    await this.store.delete(this.keys(userId, '')[0]!);
+  /** No verdict on the password (an error while checking it): the attempt counts for neither. */
+  async release(userId: string, client: string): Promise<void> {
+    await Promise.all([this.giveBack(this.userKey(userId)), this.giveBack(this.clientKey(client))]);
+  }
+
+  /**
+   * Giving back can only ever lower a count. If the store fails here, the count
+   * stays too high until its window ends — the safe side — and the answer the
+   * caller is about to give (a token, a 429, the original error) matters more.
+   */
+  private async giveBack(key: string): Promise<void> {
+    await this.store.decrement(key).catch(() => 0);
   }
 }
