@@ -8,7 +8,7 @@ export class EmbeddedStore implements Store {
   readonly kind = 'embedded' as const;
   private readonly entries = new Map<string, StoredEntry>();
   private readonly channels = new Set<string>();
-  private readonly indexes = new Map<string, Map<string, number>>();
+  private readonly indexes = new Map<string, SortedIndex>();
   private listener: MessageListener = () => {};
   private readonly sweeper: NodeJS.Timeout;
 
@@ -82,23 +82,19 @@ export class EmbeddedStore implements Store {
 
   async indexAdd(key: string, member: string, score: number): Promise<void> {
     let index = this.indexes.get(key);
-    if (!index) this.indexes.set(key, (index = new Map()));
-    index.set(member, score);
+    if (!index) this.indexes.set(key, (index = new SortedIndex()));
+    index.add(member, score);
   }
 
   async indexRemove(key: string, members: string[]): Promise<void> {
     const index = this.indexes.get(key);
     if (!index) return;
-    for (const member of members) index.delete(member);
+    index.remove(members);
     if (index.size === 0) this.indexes.delete(key);
   }
 
   async indexPage(key: string, limit: number, after?: IndexEntry): Promise<IndexEntry[]> {
-    const index = this.indexes.get(key);
-    if (!index) return [];
-    const entries = [...index].map(([member, score]) => ({ member, score })).sort(byScoreThenMemberDesc);
-    const start = after ? entries.findIndex((e) => byScoreThenMemberDesc(e, after) > 0) : 0;
-    return start < 0 ? [] : entries.slice(start, start + limit);
+    return this.indexes.get(key)?.page(limit, after) ?? [];
   }
 
   async publish(channel: string, message: string): Promise<void> {
@@ -130,4 +126,80 @@ export class EmbeddedStore implements Store {
 function byScoreThenMemberDesc(a: IndexEntry, b: IndexEntry): number {
   if (a.score !== b.score) return b.score - a.score;
   return a.member < b.member ? 1 : a.member > b.member ? -1 : 0;
+}
+
+/**
+ * One sorted-set index kept in ZREVRANGE order at all times, so that a page
+ * costs a binary search plus the page (O(log n + limit)) instead of a sort of
+ * the whole index: listing runs on the event loop, and a user's index can hold
+ * thousands of expired members. Writes cost at most one O(n) memmove.
+ */
+class SortedIndex {
+  private readonly scores = new Map<string, number>();
+  /** Every member of `scores`, ordered by byScoreThenMemberDesc. */
+  private readonly order: IndexEntry[] = [];
+
+  get size(): number {
+    return this.order.length;
+  }
+
+  add(member: string, score: number): void {
+    const previous = this.scores.get(member);
+    if (previous === score) return;
+    if (previous !== undefined) this.order.splice(this.position({ member, score: previous }), 1);
+    this.scores.set(member, score);
+    this.order.splice(this.firstAfter({ member, score }), 0, { member, score });
+  }
+
+  remove(members: string[]): void {
+    const doomed = new Set<string>();
+    let first = this.order.length;
+    for (const member of members) {
+      const score = this.scores.get(member);
+      if (score === undefined) continue;
+      this.scores.delete(member);
+      doomed.add(member);
+      first = Math.min(first, this.position({ member, score }));
+    }
+    // One compacting pass for the whole batch: a splice per member would be O(n) each.
+    let write = first;
+    for (let read = first; read < this.order.length; read++) {
+      const entry = this.order[read];
+      if (entry && !doomed.has(entry.member)) this.order[write++] = entry;
+    }
+    this.order.length = write;
+  }
+
+  page(limit: number, after?: IndexEntry): IndexEntry[] {
+    const start = after ? this.firstAfter(after) : 0;
+    // Copies: callers must not be able to reorder the index through what they get.
+    return this.order.slice(start, start + limit).map((entry) => ({ ...entry }));
+  }
+
+  /** Where a present entry sits. */
+  private position(entry: IndexEntry): number {
+    const at = this.firstAfter(entry) - 1;
+    const found = this.order[at];
+    if (!found || found.member !== entry.member) throw new Error(`embedded index lost track of member ${entry.member}`);
+    return at;
+  }
+
+  /** The first position whose entry comes strictly after `probe` in the order (which `probe` need not be in). */
+  private firstAfter(probe: IndexEntry): number {
+    let low = 0;
+    let high = this.order.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      const entry = this.order[mid];
+      if (entry && byScoreThenMemberDesc(entry, probe) > 0) high = mid;
+      else low = mid + 1;
+    }
+    return low;
+  }
+}
+
+/** Per-entry cost: UTF-16 worst case for key and value, plus the Map slot and entry object. */
+const ENTRY_OVERHEAD_BYTES = 96;
+function entrySize(key: string, entry: StoredEntry): number {
+  return 2 * (key.length + entry.value.length) + ENTRY_OVERHEAD_BYTES;
 }

@@ -166,6 +166,78 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
       expect(await store.indexPage(key(), 10)).toEqual([]);
     });
 
+    it('When a member is added again, then it is re-scored in place, never listed twice', async () => {
+      const k = key();
+      for (const [member, score] of [['a', 1], ['b', 2], ['c', 3]] as const) await store.indexAdd(k, member, score);
+      await store.indexAdd(k, 'a', 10);
+      await store.indexAdd(k, 'c', 3);
+      await store.indexAdd(k, 'b', -2.5);
+      expect(await store.indexPage(k, 10)).toEqual([
+        { member: 'a', score: 10 },
+        { member: 'c', score: 3 },
+        { member: 'b', score: -2.5 },
+      ]);
+    });
+
+    it('When paging after an entry that is no longer in the index, then the page starts strictly after its position', async () => {
+      const k = key();
+      for (const [member, score] of [['a', 1], ['b', 5], ['c', 5], ['e', 5], ['f', 9]] as const) await store.indexAdd(k, member, score);
+      await store.indexRemove(k, ['c']);
+      // A cursor may name an entry pruned since it was issued.
+      expect((await store.indexPage(k, 10, { member: 'c', score: 5 })).map((e) => e.member)).toEqual(['b', 'a']);
+      // Or a position that never held a member: between ties, between scores, past either end.
+      expect((await store.indexPage(k, 10, { member: 'd', score: 5 })).map((e) => e.member)).toEqual(['b', 'a']);
+      expect((await store.indexPage(k, 2, { member: 'zz', score: 7 })).map((e) => e.member)).toEqual(['e', 'b']);
+      expect((await store.indexPage(k, 10, { member: 'a', score: 100 })).map((e) => e.member)).toEqual(['f', 'e', 'b', 'a']);
+      expect(await store.indexPage(k, 10, { member: 'a', score: 1 })).toEqual([]);
+      expect(await store.indexPage(k, 10, { member: 'a', score: -100 })).toEqual([]);
+    });
+
+    it('When members are removed, then absent ones are ignored and an emptied index can be filled again', async () => {
+      const k = key();
+      await store.indexRemove(k, ['nothing-here']);
+      await store.indexRemove(k, []);
+      await store.indexAdd(k, 'x', 1);
+      await store.indexAdd(k, 'y', 2);
+      await store.indexRemove(k, ['x', 'missing', 'y', 'x']);
+      expect(await store.indexPage(k, 10)).toEqual([]);
+      await store.indexAdd(k, 'x', 3);
+      expect(await store.indexPage(k, 10)).toEqual([{ member: 'x', score: 3 }]);
+    });
+
+    it('When many members are added, re-scored and removed in any order, then paging matches the ZREVRANGE order', async () => {
+      const k = key();
+      // A fixed pseudo-random sequence, so a failure reproduces.
+      let state = 42;
+      const next = (n: number) => ((state = (state * 1103515245 + 12345) % 2 ** 31), state % n);
+      const expected = new Map<string, number>();
+      const adds: Array<Promise<void>> = [];
+      for (let i = 0; i < 600; i++) {
+        // Few distinct scores, so ties are common.
+        const member = `m${next(400)}`;
+        const score = next(40) - 10;
+        expected.set(member, score);
+        adds.push(store.indexAdd(k, member, score));
+      }
+      await Promise.all(adds);
+      const removed = [...expected.keys()].filter(() => next(3) === 0);
+      await store.indexRemove(k, removed);
+      for (const member of removed) expected.delete(member);
+      const order = [...expected]
+        .map(([member, score]) => ({ member, score }))
+        .sort((a, b) => b.score - a.score || (a.member < b.member ? 1 : a.member > b.member ? -1 : 0));
+      const paged: Array<{ member: string; score: number }> = [];
+      let after: { member: string; score: number } | undefined;
+      for (;;) {
+        const page = await store.indexPage(k, 7, after);
+        if (page.length === 0) break;
+        paged.push(...page);
+        after = page.at(-1);
+      }
+      expect(paged).toEqual(order);
+      expect(await store.indexPage(k, order.length + 5)).toEqual(order);
+    });
+
     it('When pinged, then it answers', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

@@ -58,6 +58,14 @@ function decodeCursor(cursor: string): { score: number; member: string } {
   throw new DomainError('validation_failed', 'cursor is not one this service issued');
 }
 
+/**
+ * How many index entries one listing request may examine: a few pages plus a
+ * constant, whatever the size of the user's index.
+ */
+export function listingBudget(limit: number): number {
+  return 4 * limit + 100;
+}
+
 function decode(ref: SessionRef, value: string, expiresAt: number | null): SessionSnapshot {
   return { ...(JSON.parse(value) as SessionRecord), ref, expiresAt };
 }
@@ -130,36 +138,46 @@ export class SessionService {
   /**
    * A user's live sessions, newest first, from the per-user index only (never
    * a keyspace scan). Index members whose session has expired are pruned on the way.
+   *
+   * One request examines at most listingBudget(limit) index entries (SPEC §9:
+   * cost proportional to the page), so an index full of expired members is
+   * worked through across requests: when the budget runs out first, the page
+   * holds the live sessions found so far (possibly none) and next_cursor
+   * continues after the last entry examined.
    */
   async list(userId: string, limit: number, cursor?: string): Promise<SessionPage> {
     const indexKey = userIndexKey(userId);
     let after = cursor === undefined ? undefined : decodeCursor(cursor);
     const sessions: SessionSnapshot[] = [];
-    let lastIncluded: { score: number; member: string } | undefined;
-    let more = false;
+    let budget = listingBudget(limit);
+    let batch = 0;
     for (;;) {
-      const wanted = limit - sessions.length;
-      // One extra tells whether another page exists.
-      const page = await this.store.indexPage(indexKey, wanted + 1, after);
-      const refs = page.map((entry) => userRef(userId, entry.member));
-      const entries = await this.store.getMany(refs.map(sessionKey));
+      // One past what the page still needs tells whether another live session
+      // follows; doubling after a batch of expired members keeps round trips few.
+      batch = Math.min(budget, Math.max(limit - sessions.length + 1, batch * 2));
+      const page = await this.store.indexPage(indexKey, batch, after);
+      budget -= page.length;
+      const stored = await this.store.getMany(page.map((entry) => sessionKey(userRef(userId, entry.member))));
       const expired: string[] = [];
-      for (const [i, entry] of entries.entries()) {
-        if (!entry) {
-          expired.push(page[i]!.member);
+      // A live session beyond the page: the listing goes on, whatever the batch size.
+      let more = false;
+      for (const [i, entry] of page.entries()) {
+        const session = stored[i];
+        if (!session) {
+          expired.push(entry.member);
         } else if (sessions.length < limit) {
-          sessions.push(decode(refs[i]!, entry.value, entry.expiresAt));
-          lastIncluded = page[i];
+          sessions.push(decode(userRef(userId, entry.member), session.value, session.expiresAt));
         } else {
           more = true;
           break;
         }
+        after = entry;
       }
       if (expired.length) await this.store.indexRemove(indexKey, expired);
-      if (more || page.length < wanted + 1) break;
-      after = page.at(-1);
+      if (!more && page.length < batch) return { sessions, nextCursor: null };
+      // Both ways here examined at least one entry, so `after` is set; null would only end the listing early.
+      if (more || budget <= 0) return { sessions, nextCursor: after ? encodeCursor(after) : null };
     }
-    return { sessions, nextCursor: more && lastIncluded ? encodeCursor(lastIncluded) : null };
   }
 
 }
