@@ -16,7 +16,8 @@ import { WorkerRenderer, type Renderer } from './domain/render/renderer.js';
 import { SessionService } from './domain/sessions/session-service.js';
 import { StreamHub } from './domain/streaming/hub.js';
 import type { AppContext } from './http/context.js';
-import { installErrorHandling } from './http/errors.js';
+import { answerClientError, answerFrameworkError, installErrorHandling } from './http/errors.js';
+import { ROUTER_OPTIONS } from './http/method-not-allowed.js';
 import { authHandlers } from './http/handlers/auth.js';
 import { opsHandlers } from './http/handlers/ops.js';
 import { publicSessionHandlers } from './http/handlers/public-sessions.js';
@@ -73,6 +74,25 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     trustProxy: trustProxyOption(config.TRUST_PROXY),
+    // Slow clients (SPEC section 9): headers and body each have a deadline, idle
+    // keep-alive connections close. Node's requestTimeout covers receiving the
+    // request only, so a stream, whose request is complete, is never cut by it.
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
+    http: {
+      // Node refuses a headers timeout longer than the request timeout.
+      headersTimeout: Math.min(config.HEADERS_TIMEOUT_MS, config.REQUEST_TIMEOUT_MS),
+      requestTimeout: config.REQUEST_TIMEOUT_MS,
+      // Node enforces both deadlines only at this interval (30 s by default), which
+      // would let a trickling client hold its socket three times as long as allowed.
+      // Each check walks only connections with an unfinished request, not streams.
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(config.HEADERS_TIMEOUT_MS / 4)),
+    },
+    routerOptions: ROUTER_OPTIONS,
+    // Fastify's own answers for these (414 with the URL echoed, FST_ codes,
+    // bodies without `code`) would break the contract's Error shape.
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
   });
   app.setValidatorCompiler(createValidatorCompiler());
   // Every request body in the contract is JSON. The media types the contract only

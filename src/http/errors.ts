@@ -1,6 +1,9 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { components } from '../../generated/types.js';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
+import { trackRouteMethods } from './method-not-allowed.js';
 
 export type ErrorBody = components['schemas']['Error'];
 
@@ -65,17 +68,100 @@ function classify(thrown: FastifyError | DomainError): { status: number; body: E
   return { status: 500, body: { error: 'internal error', code: 'internal_error' } };
 }
 
-/** One place that turns every failure into the contract's Error shape; 5xx details stay in the log. */
+const REALM = 'realtime-svg';
+
+/**
+ * The RFC 6750 challenge every 401 carries (RFC 9110 requires one on any 401).
+ * A request that presented no bearer token gets the bare challenge, as RFC 6750
+ * section 3.1 asks; one that presented a bad token learns it is invalid_token.
+ * The descriptions are fixed text: they must stay within the quoted-string
+ * characters RFC 6750 allows, and say nothing about why a signature failed.
+ */
+function bearerChallenge(code: ErrorCode, authorization: string | undefined): string {
+  const bare = `Bearer realm="${REALM}"`;
+  const invalid = (description: string) => `${bare}, error="invalid_token", error_description="${description}"`;
+  if (code === 'token_expired') return invalid('the token has expired');
+  if (code === 'token_invalid') return invalid('the token is not valid');
+  // token_missing also covers a garbled token; a Bearer credential was still offered.
+  if (code === 'token_missing' && /^Bearer\s+\S/i.test(authorization ?? '')) return invalid('the token is malformed');
+  // token_missing without a Bearer credential, and invalid_credentials (a wrong
+  // password in the body of POST /api/auth/token, where no token is expected).
+  return bare;
+}
+
+function sendError(reply: FastifyReply, status: number, body: ErrorBody): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}
+
+/**
+ * Errors fastify raises before routing (fastify's frameworkErrors option): a
+ * URL that is not valid percent-encoding, a parameter over the router's
+ * length limit. Both are a bad identifier to the client, so 400
+ * validation_failed without echoing the URL back.
+ */
+export function answerFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  request.log.info({ code: 'validation_failed', reason: err.code }, 'request rejected');
+  void sendError(reply, 400, { error: 'the URL is not valid: a path segment is malformed or too long', code: 'validation_failed' });
+}
+
+/**
+ * Connection-level errors (fastify's clientErrorHandler): Node's header and
+ * request timeouts (408) and unparsable requests. Fastify's default writes a
+ * body of its own shape; this writes the contract's, then drops the
+ * connection, since the request on it can never complete.
+ */
+export function answerClientError(this: FastifyInstance, err: ConnectionError, socket: Socket): void {
+  // A reset or an already closed socket has nobody left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let status: number;
+  let body: ErrorBody;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    // The contract has no timeout code; the request is incomplete, so it is not a valid request.
+    status = 408;
+    body = { error: 'the request headers or body did not arrive in time', code: 'validation_failed' };
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431;
+    body = { error: 'the request headers are too large', code: 'payload_too_large' };
+  } else {
+    status = 400;
+    body = { error: 'the request is not valid HTTP', code: 'validation_failed' };
+  }
+  this.log.debug({ err, status }, 'client connection error');
+  if (socket.writable) {
+    const json = JSON.stringify(body);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    );
+  }
+  socket.destroy(err);
+}
+
+/**
+ * One place that turns every failure into the contract's Error shape; 5xx
+ * details stay in the log. Call it before any route or plugin is registered:
+ * the handlers must be inherited by every plugin, and the method index that
+ * tells a 405 from a 404 must see every route.
+ */
 export function installErrorHandling(app: FastifyInstance): void {
+  const routes = trackRouteMethods(app);
   app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
     const { status, body, retryAfter } = classify(err);
     if (status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: body.code, reason: err.message }, 'request rejected');
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
-    return reply.code(status).type('application/json; charset=utf-8').send(body);
+    if (status === 401) reply.header('www-authenticate', bearerChallenge(body.code, request.headers.authorization));
+    return sendError(reply, status, body);
   });
   app.setNotFoundHandler((request, reply) => {
-    const body: ErrorBody = { error: `no route for ${request.method} ${request.url.split('?')[0]}`, code: 'not_found' };
-    return reply.code(404).type('application/json; charset=utf-8').send(body);
+    const allowed = routes.allowed(request.url);
+    // A route that ran and found nothing (reply.callNotFound) answers its own method: still a 404.
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(reply, 405, { error: `${request.method} is not allowed here; allowed: ${allowed.join(', ')}`, code: 'method_not_allowed' });
+    }
+    // Long enough to recognise the path, short enough not to reflect a huge URL back.
+    const path = (request.url.split('?', 1)[0] ?? '').slice(0, 100);
+    return sendError(reply, 404, { error: `no route for ${request.method} ${path}`, code: 'not_found' });
   });
 }

@@ -1,5 +1,6 @@
 import type { OperationHandlers } from '../../../generated/handlers.js';
 import type { AppContext } from '../context.js';
+import { PAGE_HEADERS } from '../pages.js';
 
 type OpsHandlers = Pick<OperationHandlers, 'getHealth' | 'getReadiness' | 'getMetrics' | 'getOpenApiDocument' | 'getApiReference'>;
 
@@ -24,7 +25,8 @@ export function opsHandlers(ctx: AppContext): OpsHandlers {
 
     async getApiReference() {
       const html = ctx.views.render('docs', { title: 'realtime-svg API reference' });
-      return { status: 200, body: html, headers: { 'content-type': 'text/html; charset=utf-8' } };
+      // A page like the UI's (same origin, same token in localStorage): the same policy. Swagger UI runs from files, no inline script.
+      return { status: 200, body: html, headers: { ...PAGE_HEADERS, 'content-type': 'text/html; charset=utf-8' } };
     },
   };
 }

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseTrustProxy } from '../src/config.js';
+
+const load = (env: Record<string, string>) => loadConfig(env, false);
+
+describe('TRUST_PROXY', () => {
+  it('When it is unset, empty, "false" or "0", then no proxy is trusted', () => {
+    expect(load({}).TRUST_PROXY).toBe(false);
+    for (const raw of ['', 'false', '0', ' false ']) expect(load({ TRUST_PROXY: raw }).TRUST_PROXY, raw).toBe(false);
+  });
+
+  it('When it is "true", then it is refused with a message saying why and what to give instead', () => {
+    expect(() => load({ TRUST_PROXY: 'true' })).toThrow(/TRUST_PROXY.*"true".*every hop.*hop count/);
+    expect(() => parseTrustProxy(' true ')).toThrow(/TRUST_PROXY/);
+  });
+
+  it('When it is a hop count, then that many hops are trusted', () => {
+    expect(load({ TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
+    expect(load({ TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
+  });
+
+  it('When it lists proxy addresses and CIDRs, then exactly those are trusted', () => {
+    expect(load({ TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).TRUST_PROXY).toEqual(['10.0.0.0/8', '127.0.0.1']);
+    expect(load({ TRUST_PROXY: ' 10.0.0.0/8 , ::1, fd00::/8 ' }).TRUST_PROXY).toEqual(['10.0.0.0/8', '::1', 'fd00::/8']);
+  });
+
+  it.each(['yes', 'TRUE', '*', 'loopback', '10.0.0.0/33', '10.0.0.0/8/1', '300.1.1.1', '1.2.3.4,nope', '::1/129', '10.0.0.0/x', '33', '-1'])(
+    'When it is "%s", then the configuration is refused with TRUST_PROXY named',
+    (raw) => {
+      expect(() => load({ TRUST_PROXY: raw })).toThrow(/TRUST_PROXY/);
+    },
+  );
+});
+
+describe('slow-client timeouts', () => {
+  it('When nothing is set, then headers have 10 s and a request 30 s (SPEC section 9)', () => {
+    const config = load({});
+    expect(config.HEADERS_TIMEOUT_MS).toBe(10_000);
+    expect(config.REQUEST_TIMEOUT_MS).toBe(30_000);
+    expect(config.KEEP_ALIVE_TIMEOUT_MS).toBeGreaterThan(0);
+  });
+
+  it('When a timeout is not a positive number of milliseconds, then it is refused', () => {
+    expect(() => load({ HEADERS_TIMEOUT_MS: '0' })).toThrow();
+    expect(() => load({ REQUEST_TIMEOUT_MS: 'soon' })).toThrow();
+  });
+});
