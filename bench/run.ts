@@ -109,11 +109,11 @@ async function verifyMicrobench(): Promise<void> {
 async function listBench(redis: ThrowawayRedis): Promise<void> {
   const client = new Redis(redis.url);
   const store = new RedisStore(client, client.duplicate());
-  const renderer = new WorkerRenderer({ threads: 2, timeoutMs: 2000 });
+  const renderer = new WorkerRenderer({ threads: 2, timeoutMs: 2000, queueMax: 1_000_000, log: { warn: () => {}, error: () => {} } });
   const sessions = new SessionService(store, renderer);
   const user = 'bulk';
   for (let i = 0; i < 10_000; i += 100) {
-    await Promise.all(Array.from({ length: 100 }, (_, j) => sessions.create(userRef(user, `s${i + j}`), { template: '<svg>{{ n }}</svg>', args: { n: i + j }, ttlSeconds: 3600 })));
+    await Promise.all(Array.from({ length: 100 }, (_, j) => sessions.create(userRef(user, `s${i + j}`), { template: '<svg xmlns="http://www.w3.org/2000/svg">{{ n }}</svg>', args: { n: i + j }, ttlSeconds: 3600 })));
   }
   const times: number[] = [];
   for (let i = 0; i < 50; i++) {

@@ -355,7 +355,7 @@ export interface components {
              * @description Machine-readable code; clients branch on this, not on the message.
              * @enum {string}
              */
-            code: "validation_failed" | "token_missing" | "token_expired" | "token_invalid" | "invalid_credentials" | "forbidden" | "not_found" | "conflict" | "template_invalid" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "rate_limited" | "unavailable" | "internal_error";
+            code: "validation_failed" | "token_missing" | "token_expired" | "token_invalid" | "invalid_credentials" | "forbidden" | "not_found" | "conflict" | "template_invalid" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "rate_limited" | "quota_exceeded" | "precondition_failed" | "unavailable" | "internal_error";
             /** @description Human-readable message. Never a stack trace. */
             error: string;
         };
@@ -500,7 +500,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The token is valid but belongs to another user. */
+        /** @description The token is valid but belongs to another user (`forbidden`), or creating one more session would pass the user's live-session quota (`quota_exceeded`). */
         Forbidden: {
             headers: {
                 [name: string]: unknown;
@@ -517,6 +517,15 @@ export interface components {
             };
             content: {
                 "image/svg+xml": components["schemas"]["SvgDocument"];
+            };
+        };
+        /** @description The embedded store has reached its memory budget (`quota_exceeded`); nothing was stored. Only the embedded (single-instance) store answers this. */
+        InsufficientStorage: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
             };
         };
         /** @description The JWK Set; public members only. */
@@ -571,7 +580,7 @@ export interface components {
                 "multipart/x-mixed-replace": components["schemas"]["MultipartStream"];
             };
         };
-        /** @description Too many failed attempts; retry after the number of seconds in Retry-After. */
+        /** @description Too many requests from this client (anonymous writes, failed credentials) or for this user (authenticated writes) in the current window (`rate_limited`); retry after the number of seconds in Retry-After. */
         TooManyRequests: {
             headers: {
                 "Retry-After"?: number;
@@ -590,9 +599,10 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The store cannot be reached. */
+        /** @description The store cannot be reached, or every renderer is busy (`unavailable`); retry after the number of seconds in Retry-After. */
         Unavailable: {
             headers: {
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -681,6 +691,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     createPublicSession: {
@@ -709,7 +720,9 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     getPublicSession: {
@@ -765,7 +778,9 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     createUserSession: {
@@ -798,7 +813,9 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     getUserSession: {
@@ -856,7 +873,9 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     deleteUserSession: {
@@ -882,6 +901,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };

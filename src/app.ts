@@ -26,6 +26,7 @@ import { securityHandlers } from './http/security.js';
 import { countResponses, createMetrics } from './http/metrics.js';
 import { toServiceHandlers } from './http/operations.js';
 import { registerPages } from './http/pages.js';
+import { installRouteGuards } from './http/route-guards.js';
 import { contractPath, viewsDir } from './paths.js';
 import { connectStore } from './store/connect.js';
 import type { Store } from './store/store.js';
@@ -107,14 +108,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   let store = options.store;
   const ownsStore = !store;
   if (!store) {
-    const connected = await connectStore(config.REDIS_URL, app.log);
+    const connected = await connectStore(config.REDIS_URL, app.log, { embeddedMaxBytes: config.EMBEDDED_STORE_MAX_MB * 1_048_576 });
     store = connected.store;
     // Decorates app.redis for plugins; we close the connection ourselves (store.close),
     // since the plugin's QUIT throws while Redis is away.
     if (connected.redis) await app.register(fastifyRedis, { client: connected.redis, closeClient: false });
   }
   const closingStore = store;
-  const renderer: Renderer = new WorkerRenderer({ threads: config.RENDER_THREADS, timeoutMs: config.RENDER_TIMEOUT_MS });
+  const renderer: Renderer = new WorkerRenderer({
+    threads: config.RENDER_THREADS,
+    timeoutMs: config.RENDER_TIMEOUT_MS,
+    queueMax: config.RENDER_QUEUE_MAX,
+    log: app.log,
+  });
   const hub = new StreamHub(store, app.log);
   const keys = await KeyRing.open(store, app.log);
   const throttle = new FailureThrottle(store, {
@@ -126,7 +132,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const ctx: AppContext = {
     config,
     store,
-    sessions: new SessionService(store, renderer),
+    sessions: new SessionService(store, renderer, { maxSessionsPerUser: config.MAX_SESSIONS_PER_USER }),
     keys,
     tokens: new TokenService(keys, config.JWT_ISSUER),
     accounts: new AccountService(store, throttle),
@@ -136,6 +142,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     contract,
   };
   countResponses(app, ctx.metrics);
+  await installRouteGuards(app, store, config);
 
   const handlers: OperationHandlers = {
     ...publicSessionHandlers(ctx),

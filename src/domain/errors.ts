@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'method_not_allowed'
   | 'rate_limited'
+  | 'quota_exceeded'
+  | 'precondition_failed'
   | 'unavailable'
   | 'internal_error';
 

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { components } from '../../generated/types.js';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
+import { StoreFullError } from '../store/errors.js';
 import { trackRouteMethods } from './method-not-allowed.js';
 
 export type ErrorBody = components['schemas']['Error'];
@@ -23,9 +24,12 @@ export const STATUS_OF_CODE: Record<ErrorCode, number> = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  precondition_failed: 412,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  // A user's session quota; the embedded store's memory budget is a StoreFullError, 507.
+  quota_exceeded: 403,
   internal_error: 500,
   unavailable: 503,
 };
@@ -48,7 +52,10 @@ function unwrapSecurityError(err: FastifyError | DomainError): FastifyError | Do
   return err.name === 'Unauthorized' && Array.isArray(causes) && causes[0] instanceof DomainError ? causes[0] : err;
 }
 
-function classify(thrown: FastifyError | DomainError): { status: number; body: ErrorBody; retryAfter?: number } {
+function classify(thrown: FastifyError | DomainError | StoreFullError): { status: number; body: ErrorBody; retryAfter?: number } {
+  if (thrown instanceof StoreFullError) {
+    return { status: 507, body: { error: thrown.message, code: 'quota_exceeded' } };
+  }
   const err = unwrapSecurityError(thrown);
   if (err instanceof DomainError) {
     return {

@@ -13,10 +13,17 @@ export interface StoreLogger {
  * one subscriber connection, both connected before returning) or, unset, the
  * embedded in-process store.
  */
-export async function connectStore(redisUrl: string | undefined, log: StoreLogger): Promise<{ store: Store; redis?: Redis }> {
+export async function connectStore(
+  redisUrl: string | undefined,
+  log: StoreLogger,
+  options: { embeddedMaxBytes: number },
+): Promise<{ store: Store; redis?: Redis }> {
   if (!redisUrl) {
-    log.info({ store: 'embedded' }, 'REDIS_URL not set: using the embedded in-process store (one instance, data lost on restart)');
-    return { store: new EmbeddedStore() };
+    log.info(
+      { store: 'embedded', budgetBytes: options.embeddedMaxBytes },
+      'REDIS_URL not set: using the embedded in-process store (one instance, data lost on restart)',
+    );
+    return { store: new EmbeddedStore(Date.now, 1000, options.embeddedMaxBytes) };
   }
   // No offline queue: while Redis is away requests fail at once with 503 instead of
   // piling up; the client keeps reconnecting in the background.

@@ -1,3 +1,4 @@
+import { StoreFullError } from './errors.js';
 import type { IndexEntry, MessageListener, Store, StoredEntry } from './store.js';
 
 /**
@@ -11,17 +12,54 @@ export class EmbeddedStore implements Store {
   private readonly indexes = new Map<string, SortedIndex>();
   private listener: MessageListener = () => {};
   private readonly sweeper: NodeJS.Timeout;
+  /** Approximate bytes held by keys and values, checked against the budget. */
+  private bytes = 0;
 
-  constructor(private readonly now: () => number = Date.now, sweepIntervalMs = 1000) {
+  /**
+   * @param maxBytes memory budget for keys and values (0 = none): past it,
+   * creating or growing a value throws StoreFullError instead of the process
+   * growing without bound. Counters and admin writes are never refused, so
+   * rate limits and keys keep working when the store is full.
+   */
+  constructor(
+    private readonly now: () => number = Date.now,
+    sweepIntervalMs = 1000,
+    private readonly maxBytes = 0,
+  ) {
     this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
     this.sweeper.unref();
+  }
+
+  /** Bytes of keys and values held now (for tests and metrics). */
+  get usedBytes(): number {
+    return this.bytes;
+  }
+
+  private setEntry(key: string, entry: StoredEntry): void {
+    const previous = this.entries.get(key);
+    this.bytes += entrySize(key, entry) - (previous ? entrySize(key, previous) : 0);
+    this.entries.set(key, entry);
+  }
+
+  private dropEntry(key: string): void {
+    const previous = this.entries.get(key);
+    if (previous) this.bytes -= entrySize(key, previous);
+    this.entries.delete(key);
+  }
+
+  /** Refuses a write that would take the store past its budget. */
+  private admit(key: string, value: string): void {
+    if (this.maxBytes <= 0) return;
+    const previous = this.entries.get(key);
+    const growth = entrySize(key, { value, expiresAt: null }) - (previous ? entrySize(key, previous) : 0);
+    if (growth > 0 && this.bytes + growth > this.maxBytes) throw new StoreFullError(this.maxBytes);
   }
 
   private live(key: string): StoredEntry | null {
     const entry = this.entries.get(key);
     if (!entry) return null;
     if (entry.expiresAt !== null && entry.expiresAt <= this.now()) {
-      this.entries.delete(key);
+      this.dropEntry(key);
       return null;
     }
     return entry;
@@ -38,26 +76,28 @@ export class EmbeddedStore implements Store {
 
   async create(key: string, value: string, expiresAt: number | null): Promise<boolean> {
     if (this.live(key)) return false;
-    this.entries.set(key, { value, expiresAt });
+    this.admit(key, value);
+    this.setEntry(key, { value, expiresAt });
     return true;
   }
 
   async replace(key: string, value: string, expiresAt?: number): Promise<StoredEntry | null> {
     const current = this.live(key);
     if (!current) return null;
+    this.admit(key, value);
     const next = { value, expiresAt: expiresAt === undefined ? current.expiresAt : expiresAt };
-    this.entries.set(key, next);
+    this.setEntry(key, next);
     return { ...next };
   }
 
   async delete(key: string): Promise<boolean> {
     const existed = this.live(key) !== null;
-    this.entries.delete(key);
+    this.dropEntry(key);
     return existed;
   }
 
   async put(key: string, value: string): Promise<void> {
-    this.entries.set(key, { value, expiresAt: null });
+    this.setEntry(key, { value, expiresAt: null });
   }
 
   async getMany(keys: string[]): Promise<Array<StoredEntry | null>> {
@@ -68,7 +108,7 @@ export class EmbeddedStore implements Store {
     const current = this.live(key);
     const count = current ? Number(current.value) + 1 : 1;
     const expiresAt = current?.expiresAt ?? this.now() + windowMs;
-    this.entries.set(key, { value: String(count), expiresAt });
+    this.setEntry(key, { value: String(count), expiresAt });
     return { count, expiresAt };
   }
 
@@ -76,14 +116,19 @@ export class EmbeddedStore implements Store {
     const current = this.live(key);
     if (!current) return 0;
     const count = Math.max(0, Number(current.value) - 1);
-    this.entries.set(key, { value: String(count), expiresAt: current.expiresAt });
+    this.setEntry(key, { value: String(count), expiresAt: current.expiresAt });
     return count;
   }
 
-  async indexAdd(key: string, member: string, score: number): Promise<void> {
+  async indexAdd(key: string, member: string, score: number): Promise<number> {
     let index = this.indexes.get(key);
     if (!index) this.indexes.set(key, (index = new SortedIndex()));
     index.add(member, score);
+    return index.size;
+  }
+
+  async indexOldest(key: string, limit: number): Promise<IndexEntry[]> {
+    return this.indexes.get(key)?.oldest(limit) ?? [];
   }
 
   async indexRemove(key: string, members: string[]): Promise<void> {
@@ -168,6 +213,13 @@ class SortedIndex {
       if (entry && !doomed.has(entry.member)) this.order[write++] = entry;
     }
     this.order.length = write;
+  }
+
+  oldest(limit: number): IndexEntry[] {
+    return this.order
+      .slice(Math.max(0, this.order.length - limit))
+      .reverse()
+      .map((entry) => ({ ...entry }));
   }
 
   page(limit: number, after?: IndexEntry): IndexEntry[] {

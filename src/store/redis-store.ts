@@ -105,9 +105,19 @@ export class RedisStore implements Store {
     return guard(async () => Number(await this.client.eval(DECREMENT_IF_POSITIVE, 1, key)));
   }
 
-  indexAdd(key: string, member: string, score: number): Promise<void> {
+  indexAdd(key: string, member: string, score: number): Promise<number> {
     return guard(async () => {
-      await this.client.zadd(key, score, member);
+      const result = await this.client.multi().zadd(key, score, member).zcard(key).exec();
+      return Number(result?.[1]?.[1] ?? 0);
+    });
+  }
+
+  indexOldest(key: string, limit: number): Promise<IndexEntry[]> {
+    return guard(async () => {
+      const raw = await this.client.zrange(key, '0', String(limit - 1), 'WITHSCORES');
+      const entries: IndexEntry[] = [];
+      for (let i = 0; i + 1 < raw.length; i += 2) entries.push({ member: String(raw[i]), score: Number(raw[i + 1]) });
+      return entries;
     });
   }
 

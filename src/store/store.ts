@@ -48,7 +48,10 @@ export interface Store {
    */
   decrement(key: string): Promise<number>;
   /** Sorted-set index: add or re-score a member. */
-  indexAdd(key: string, member: string, score: number): Promise<void>;
+  /** Returns how many members the index holds afterwards (ZCARD), so quotas cost no extra round trip. */
+  indexAdd(key: string, member: string, score: number): Promise<number>;
+  /** The oldest members (lowest scores first), at most `limit`: where pruning for a quota starts. */
+  indexOldest(key: string, limit: number): Promise<IndexEntry[]>;
   indexRemove(key: string, members: string[]): Promise<void>;
   /**
    * Members by descending score, then descending member, strictly after

@@ -37,8 +37,8 @@ describe('hostile input', () => {
   beforeAll(async () => {
     running = await startApp();
     token = await tokenFor(running.api, 'fuzz');
-    await running.api('POST', '/api/session', { json: { session_id: 'fuzz', template: '<svg>{{ a }}</svg>' } });
-    await running.api('POST', '/api/user/fuzz/session', { json: { session_id: 'fuzz', template: '<svg>{{ a }}</svg>' }, headers: bearer(token) });
+    await running.api('POST', '/api/session', { json: { session_id: 'fuzz', template: '<svg xmlns="http://www.w3.org/2000/svg">{{ a }}</svg>' } });
+    await running.api('POST', '/api/user/fuzz/session', { json: { session_id: 'fuzz', template: '<svg xmlns="http://www.w3.org/2000/svg">{{ a }}</svg>' }, headers: bearer(token) });
   });
   afterAll(async () => running?.close());
 

@@ -87,11 +87,11 @@ describe.runIf(redisAvailable())('several instances on one Redis', () => {
     expect(p2 - p1).toBe(p1 - p0);
   });
 
-  it('When keys are rotated with npm run keys:rotate, then old tokens keep working and new instances sign with the new key', async () => {
+  it('When keys are rotated with npm run keys:rotate -- --now, then old tokens keep working and new instances sign with the new key', async () => {
     const [a] = apps as [RunningApp];
     const oldToken = await tokenFor(a.api, 'frank');
     const oldKid = (await a.api('GET', '/.well-known/jwks.json')).body.keys[0].kid;
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/rotate-keys.ts'], { cwd: projectRoot, env: { ...process.env, REDIS_URL: redis.url } });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/rotate-keys.ts', '--now'], { cwd: projectRoot, env: { ...process.env, REDIS_URL: redis.url } });
     const rotated = JSON.parse(stdout);
     expect(rotated).toMatchObject({ rotated: true, retired: oldKid });
     const d = await startApp({ config: { REDIS_URL: redis.url } });

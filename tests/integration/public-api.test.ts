@@ -101,7 +101,7 @@ describeEachStore('public session API', (variant) => {
     const id = newId();
     const res = await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { a: 1 }, owner: 'x', __proto__x: 1 } });
     expect(res.status).toBe(201);
-    const put = await running.api('PUT', `/api/session/${id}`, { json: { args: { a: 2 }, template: '<svg/>', extra: true } });
+    const put = await running.api('PUT', `/api/session/${id}`, { json: { args: { a: 2 }, template: '<svg xmlns="http://www.w3.org/2000/svg"/>', extra: true } });
     expect(put.status).toBe(200);
     const read = await running.api('GET', `/api/session/${id}`);
     expect(read.body).toEqual({ session_id: id, template: TEMPLATE, args: { a: 2 } });
@@ -176,7 +176,7 @@ describeEachStore('public session API', (variant) => {
   });
 
   it('When the template is invalid or hostile, then create is 400 template_invalid and nothing is stored', async () => {
-    for (const template of ['<svg>{% if %}</svg>', '<svg>{{ x | no_such_filter }}</svg>', "{% include '/etc/passwd' %}", '{% for i in (1..100000000) %}{{ i }}{% endfor %}']) {
+    for (const template of ['<svg xmlns="http://www.w3.org/2000/svg">{% if %}</svg>', '<svg xmlns="http://www.w3.org/2000/svg">{{ x | no_such_filter }}</svg>', "{% include '/etc/passwd' %}", '{% for i in (1..100000000) %}{{ i }}{% endfor %}']) {
       const id = newId();
       const res = await running.api('POST', '/api/session', { json: { session_id: id, template } });
       expect(res.status, template).toBe(400);

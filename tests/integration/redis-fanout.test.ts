@@ -69,14 +69,14 @@ describe.runIf(redisAvailable())('when Redis goes away', () => {
     const redis = await startRedis();
     const app = await startApp({ config: { REDIS_URL: redis.url } });
     try {
-      expect((await app.api('POST', '/api/session', { json: { session_id: 'before', template: '<svg/>' } })).status).toBe(201);
+      expect((await app.api('POST', '/api/session', { json: { session_id: 'before', template: '<svg xmlns="http://www.w3.org/2000/svg"/>' } })).status).toBe(201);
       await redis.stop();
       expect((await app.api('GET', '/healthz')).status).toBe(200);
       for (const [method, path, json] of [
         ['GET', '/readyz', undefined],
         ['GET', '/api/session/before', undefined],
         ['PUT', '/api/session/before', { args: { a: 1 } }],
-        ['POST', '/api/session', { session_id: 'after', template: '<svg/>' }],
+        ['POST', '/api/session', { session_id: 'after', template: '<svg xmlns="http://www.w3.org/2000/svg"/>' }],
         ['GET', '/frame/before', undefined],
         ['GET', '/stream/before', undefined],
         ['POST', '/api/auth/token', { user_id: 'someone', password: 'long enough' }],

@@ -71,12 +71,12 @@ describeEachStore('user-owned sessions', (variant) => {
     expect(after.body.expires_at).toBe(before.body.expires_at);
     expect(Date.parse(after.body.updated_at)).toBeGreaterThan(Date.parse(before.body.updated_at));
 
-    const newTemplate = '<svg><b>{{ v | upcase }}</b></svg>';
+    const newTemplate = '<svg xmlns="http://www.w3.org/2000/svg"><b>{{ v | upcase }}</b></svg>';
     await running.api('PUT', `/api/user/${user}/session/live`, { json: { args: { v: 'loud' }, template: newTemplate, expire_seconds: 7200 }, headers: auth });
     const changed = await running.api('GET', `/api/user/${user}/session/live`);
     expect(changed.body.template).toBe(newTemplate);
     expect(changed.body.ttl).toBeGreaterThan(7100);
-    await reader.until((r) => r.parsed.parts.at(-1)?.body === '<svg><b>LOUD</b></svg>');
+    await reader.until((r) => r.parsed.parts.at(-1)?.body === '<svg xmlns="http://www.w3.org/2000/svg"><b>LOUD</b></svg>');
   });
 
   it('When the owner deletes, then it is gone, open streams end cleanly and a second delete is 404', async () => {

@@ -211,7 +211,7 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
       let state = 42;
       const next = (n: number) => ((state = (state * 1103515245 + 12345) % 2 ** 31), state % n);
       const expected = new Map<string, number>();
-      const adds: Array<Promise<void>> = [];
+      const adds: Array<Promise<number>> = [];
       for (let i = 0; i < 600; i++) {
         // Few distinct scores, so ties are common.
         const member = `m${next(400)}`;

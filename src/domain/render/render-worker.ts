@@ -3,9 +3,10 @@
  * eval, reads no files (`templates: {}` replaces the file system) and sees only
  * own properties of the arguments.
  */
-import { workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { Liquid, type Template } from 'liquidjs';
 import { RENDER_LIMITS } from './limits.js';
+import { checkSvgOutput } from './svg-output.js';
 
 const engine = new Liquid({
   templates: {},
@@ -35,19 +36,28 @@ function parse(source: string): Template[] {
 }
 
 export interface RenderTask {
+  /** Announced to the main thread when the render starts, so its hard timeout counts running time only. */
+  id: number;
   template: string;
   args: Record<string, unknown>;
+}
+
+/** What the worker tells the main thread (piscina forwards it as the pool's 'message' event). */
+export interface RenderStarted {
+  renderStarted: number;
 }
 
 export type RenderOutcome = { ok: true; svg: string } | { ok: false; message: string };
 
 export default function render(task: RenderTask): RenderOutcome {
+  parentPort?.postMessage({ renderStarted: task.id } satisfies RenderStarted);
   try {
     const svg = engine.renderSync(parse(task.template), task.args) as string;
     if (Buffer.byteLength(svg) > RENDER_LIMITS.outputBytes) {
       return { ok: false, message: `rendered output exceeds ${RENDER_LIMITS.outputBytes} bytes` };
     }
-    return { ok: true, svg };
+    const check = checkSvgOutput(svg);
+    return check.ok ? { ok: true, svg } : check;
   } catch (err) {
     return { ok: false, message: err instanceof Error ? err.message : String(err) };
   }

@@ -75,16 +75,33 @@ function encode(record: SessionRecord): string {
   return JSON.stringify({ template, args, svg, etag, createdAt, updatedAt });
 }
 
+export interface SessionLimits {
+  /** Live sessions one user may hold; 0 = no limit. */
+  maxSessionsPerUser?: number;
+  now?: () => number;
+}
+
+/** A full index is pruned in batches this large at most, so a create costs a bounded amount. */
+const QUOTA_PRUNE_MAX = 1000;
+/** Looks a little past the excess, so one prune usually frees room for the next creates too. */
+const QUOTA_PRUNE_SLACK = 100;
+
 /**
  * Sessions of both kinds: render once per write, store the frame, publish it.
  * Readers (streams, /frame) never render.
  */
 export class SessionService {
+  private readonly now: () => number;
+  private readonly maxSessionsPerUser: number;
+
   constructor(
     private readonly store: Store,
     private readonly renderer: Renderer,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: SessionLimits = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.maxSessionsPerUser = options.maxSessionsPerUser ?? 0;
+  }
 
   async create(ref: SessionRef, input: CreateSession): Promise<SessionSnapshot> {
     const key = sessionKey(ref);
@@ -95,8 +112,29 @@ export class SessionService {
     if (!(await this.store.create(key, encode(record), expiresAt))) {
       throw new DomainError('conflict', 'a session with this id already exists');
     }
-    if (ref.kind === 'user') await this.store.indexAdd(userIndexKey(ref.userId), ref.sessionId, at);
+    if (ref.kind === 'user') await this.admitToIndex(ref.userId, ref.sessionId, key, at);
     return { ...record, ref, expiresAt };
+  }
+
+  /**
+   * Adds a new session to its owner's index, then enforces the quota on what
+   * the index holds: add first, count after, so concurrent creators can only
+   * be refused too eagerly, never let past the quota. Expired members are
+   * pruned from the oldest end (a bounded batch) before anyone is refused.
+   */
+  private async admitToIndex(userId: string, sessionId: string, key: string, at: number): Promise<void> {
+    const indexKey = userIndexKey(userId);
+    const size = await this.store.indexAdd(indexKey, sessionId, at);
+    const max = this.maxSessionsPerUser;
+    if (max <= 0 || size <= max) return;
+    const oldest = await this.store.indexOldest(indexKey, Math.min(size - max + QUOTA_PRUNE_SLACK, QUOTA_PRUNE_MAX));
+    const entries = await this.store.getMany(oldest.map((entry) => sessionKey(userRef(userId, entry.member))));
+    const expired = oldest.filter((_, i) => entries[i] === null).map((entry) => entry.member);
+    if (expired.length > 0) await this.store.indexRemove(indexKey, expired);
+    if (size - expired.length <= max) return;
+    await this.store.indexRemove(indexKey, [sessionId]);
+    await this.store.delete(key);
+    throw new DomainError('quota_exceeded', `a user may hold at most ${max} live sessions; delete one or let one expire`);
   }
 
   async find(ref: SessionRef): Promise<SessionSnapshot | null> {

@@ -1,10 +1,11 @@
 import type { OperationHandlers } from '../../../generated/handlers.js';
+import { JWKS_MAX_AGE_SECONDS } from '../../domain/auth/keys.js';
 import type { AppContext } from '../context.js';
 
 type AuthHandlers = Pick<OperationHandlers, 'issueToken' | 'getJwks' | 'getJwksAlias'>;
 
-/** Long enough to spare verifiers, short enough that a rotated key shows up soon. */
-const JWKS_HEADERS = { 'cache-control': 'public, max-age=300' };
+/** Rotation waits this max-age (plus the instances' refresh) before a published key signs. */
+const JWKS_HEADERS = { 'cache-control': `public, max-age=${JWKS_MAX_AGE_SECONDS}` };
 
 export function authHandlers(ctx: AppContext): AuthHandlers {
   const jwks = async () => ({ status: 200 as const, body: ctx.keys.jwks(), headers: JWKS_HEADERS });
