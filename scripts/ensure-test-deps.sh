@@ -14,6 +14,6 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
-    echo "missing: ${need[*]} (install with your package manager; those tests are skipped without them, and fail under CI=true)" >&2
+    echo "missing: ${need[*]} (install with your package manager; the test run fails without them unless SKIP_REDIS=1 / SKIP_BROWSER=1)" >&2
   fi
 fi
