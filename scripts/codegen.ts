@@ -50,30 +50,63 @@ function mergeInto(target: Doc, source: Doc, what: string): void {
   }
 }
 
+function decodePointerToken(token: string): string {
+  return token.replaceAll('~1', '/').replaceAll('~0', '~');
+}
+
+/**
+ * Bundles the standard root document: its `paths` reference path items in the
+ * area files (Redocly's split layout, which any tool can bundle too). Every
+ * component of the area files and common.yaml is merged under one
+ * `components`, so schema names survive into generated SDKs.
+ */
 async function bundle(): Promise<Doc> {
   const rootFile = path.join(contractsDir, 'openapi.yaml');
+  await SwaggerParser.validate(rootFile);
   const rootDoc = await loadYaml(rootFile);
-  const contracts = rootDoc['x-contracts'] as string[];
-  const { 'x-contracts': _omit, ...published } = rootDoc;
+  const { paths: rootPaths, components: _resolvedFromAreas, ...published } = rootDoc;
+  const areas = new Map<string, Doc>();
+  const area = async (rel: string): Promise<Doc> => {
+    let doc = areas.get(rel);
+    if (!doc) {
+      const file = path.join(contractsDir, rel);
+      // Each area must be valid on its own, so it can be published alone.
+      await SwaggerParser.validate(file);
+      doc = await loadYaml(file);
+      areas.set(rel, doc);
+    }
+    return doc;
+  };
+  await area('./common.yaml');
   const paths: Doc = {};
+  for (const [route, item] of Object.entries((rootPaths ?? {}) as Doc)) {
+    const ref = (item as Doc).$ref;
+    const match = typeof ref === 'string' ? /^(\.\/[\w.-]+\.yaml)#\/paths\/(.+)$/.exec(ref) : null;
+    if (!match) throw new Error(`openapi.yaml: paths/${route} must be a $ref to a path item in an area file`);
+    const [, rel = '', pointer = ''] = match;
+    const target = decodePointerToken(pointer);
+    const pathItem = ((await area(rel)).paths as Doc | undefined)?.[target];
+    if (pathItem === undefined) throw new Error(`openapi.yaml: ${ref} points at nothing`);
+    if (target !== route) throw new Error(`openapi.yaml: paths/${route} references ${target}; publish each path under its own name`);
+    paths[route] = localiseRefs(pathItem, rel);
+  }
   const components: Record<string, Doc> = {};
-  const files = new Set<string>(['./common.yaml', ...contracts]);
-  for (const rel of files) {
-    const file = path.join(contractsDir, rel);
-    // Each contract must be valid on its own, so it can be published alone.
-    await SwaggerParser.validate(file);
-    const doc = localiseRefs(await loadYaml(file), rel) as Doc;
-    mergeInto(paths, (doc.paths ?? {}) as Doc, 'paths');
-    for (const [kind, entries] of Object.entries((doc.components ?? {}) as Doc)) {
+  for (const [rel, doc] of areas) {
+    for (const route of Object.keys((doc.paths ?? {}) as Doc)) {
+      if (!(route in paths)) {
+        const pointer = route.replaceAll('~', '~0').replaceAll('/', '~1');
+        throw new Error(`${rel} defines ${route}, which openapi/openapi.yaml does not publish: add under paths:\n  ${route}:\n    $ref: '${rel}#/paths/${pointer}'`);
+      }
+    }
+    const local = localiseRefs(doc, rel) as Doc;
+    for (const [kind, entries] of Object.entries((local.components ?? {}) as Doc)) {
       components[kind] ??= {};
-      mergeInto(components[kind]!, entries as Doc, `components/${kind}`);
+      mergeInto(components[kind], entries as Doc, `components/${kind}`);
     }
   }
   const sortedComponents: Doc = {};
   for (const kind of Object.keys(components).sort()) {
-    sortedComponents[kind] = Object.fromEntries(
-      Object.entries(components[kind]!).sort(([a], [b]) => a.localeCompare(b)),
-    );
+    sortedComponents[kind] = Object.fromEntries(Object.entries(components[kind] ?? {}).sort(([a], [b]) => a.localeCompare(b)));
   }
   const bundled: Doc = { ...published, paths, components: sortedComponents };
   await SwaggerParser.validate(structuredClone(bundled) as never);
@@ -158,8 +191,11 @@ async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   const bundled = await bundle();
   const types = astToString(await openapiTS(structuredClone(bundled) as never, { alphabetize: true, defaultNonNullable: false }));
+  // Resolved once here rather than at every boot: fastify-openapi-glue follows no $ref across documents.
+  const resolved = await SwaggerParser.dereference(structuredClone(bundled) as never);
   const outputs: Record<string, string> = {
     'openapi.json': JSON.stringify(bundled, null, 2) + '\n',
+    'openapi.resolved.json': JSON.stringify(resolved) + '\n',
     'types.ts': HEADER + types,
     'handlers.ts': handlersSource(listOperations(bundled)),
   };

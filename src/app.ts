@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import SwaggerParser from '@apidevtools/swagger-parser';
 import fastifyRedis from '@fastify/redis';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -27,7 +26,7 @@ import { countResponses, createMetrics } from './http/metrics.js';
 import { toServiceHandlers } from './http/operations.js';
 import { registerPages } from './http/pages.js';
 import { installRouteGuards } from './http/route-guards.js';
-import { contractPath, viewsDir } from './paths.js';
+import { contractPath, resolvedContractPath, viewsDir } from './paths.js';
 import { connectStore } from './store/connect.js';
 import type { Store } from './store/store.js';
 
@@ -151,8 +150,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...opsHandlers(ctx),
   };
   await app.register(openapiGlue, {
-    // The glue follows no $ref across documents: give it the contract fully resolved.
-    specification: await SwaggerParser.dereference(structuredClone(contract) as never),
+    // The glue follows no $ref across documents: give it the contract codegen resolved.
+    specification: JSON.parse(await readFile(resolvedContractPath, 'utf8')) as Record<string, unknown>,
     serviceHandlers: toServiceHandlers(handlers),
     securityHandlers: securityHandlers(ctx),
   });

@@ -15,6 +15,8 @@ function findRoot(): string {
 
 export const projectRoot = findRoot();
 export const contractPath = path.join(projectRoot, 'generated', 'openapi.json');
+/** The same contract with every $ref resolved, written by codegen so no boot pays for it. */
+export const resolvedContractPath = path.join(projectRoot, 'generated', 'openapi.resolved.json');
 export const viewsDir = path.join(projectRoot, 'src', 'web', 'views');
 export const publicDir = path.join(projectRoot, 'src', 'web', 'public');
 /** The bundled browser client (scripts/build-web.ts writes it). */

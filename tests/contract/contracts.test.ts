@@ -7,11 +7,22 @@ import { contractPath, projectRoot } from '../../src/paths.js';
 
 const openapiDir = path.join(projectRoot, 'openapi');
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
+interface OperationDoc {
+  operationId: string;
+  description?: string;
+  security?: unknown[];
+  parameters?: unknown[];
+  requestBody?: unknown;
+  responses: Record<string, { $ref?: string; content?: unknown }>;
+}
 const bundled = JSON.parse(readFileSync(contractPath, 'utf8')) as {
-  paths: Record<string, Record<string, { operationId: string; responses: Record<string, { $ref?: string; content?: unknown }> }>>;
+  paths: Record<string, Record<string, OperationDoc> & { parameters?: unknown[] }>;
 };
 
-const operationsOf = (item: (typeof bundled.paths)[string]) => Object.entries(item).filter(([m]) => METHODS.includes(m)).map(([, op]) => op);
+const operationsOf = (item: (typeof bundled.paths)[string]): OperationDoc[] =>
+  Object.entries(item)
+    .filter(([m]) => METHODS.includes(m))
+    .map(([, op]) => op as OperationDoc);
 
 describe('contracts', () => {
   it.each(readdirSync(openapiDir).filter((f) => f.endsWith('.yaml')))('When %s is validated on its own, then it is a valid OpenAPI document', async (file) => {
@@ -31,6 +42,28 @@ describe('contracts', () => {
           if (Number(status) < 400) continue;
           expect(response.$ref, `${op.operationId} ${status}`).toMatch(/^#\/components\/responses\//);
         }
+      }
+    }
+  });
+
+  it('When a tool reads openapi/openapi.yaml as a root document, then its paths reference every path of every area file', async () => {
+    // What redocly bundle, Swagger UI and SDK generators see: the root alone, references resolved.
+    const root = (await SwaggerParser.bundle(path.join(openapiDir, 'openapi.yaml'))) as unknown as { paths: Record<string, unknown> };
+    expect(Object.keys(root.paths).sort()).toEqual(Object.keys(bundled.paths).sort());
+  });
+
+  it('When an operation is public, then it says security: [] rather than leaving it unstated', () => {
+    for (const item of Object.values(bundled.paths)) {
+      for (const op of operationsOf(item)) expect(op.security, op.operationId).toBeDefined();
+    }
+  });
+
+  it('When an operation takes input (parameters or a body), then it declares a 400, and every operation declares a 500', () => {
+    for (const item of Object.values(bundled.paths)) {
+      for (const op of operationsOf(item)) {
+        const takesInput = (op.parameters?.length ?? 0) > 0 || (item.parameters?.length ?? 0) > 0 || op.requestBody !== undefined;
+        if (takesInput) expect(Object.keys(op.responses), op.operationId).toContain('400');
+        expect(Object.keys(op.responses), op.operationId).toContain('500');
       }
     }
   });
