@@ -38,7 +38,7 @@ describe('viewer', () => {
     viewer.offer(frame('<b/>', 2));
     viewer.offer(frame('<c/>', 3));
     viewer.offer(frame('<d/>', 4));
-    expect(sink.chunks).toHaveLength(2);
+    expect(sink.chunks).toHaveLength(1);
     sink.drain();
     expect(sink.bodies).toEqual(['<a/>', '<d/>']);
     viewer.detach();
@@ -57,8 +57,26 @@ describe('viewer', () => {
     const sink = new FakeSink();
     const viewer = new Viewer(sink, { doubleFrame: true, keepAliveMs: 60_000 });
     viewer.offer(frame('<x/>', 1));
+    viewer.offer(frame('<y/>', 2));
     expect(sink.chunks).toHaveLength(2);
-    expect(sink.bodies).toEqual(['<x/>', '<x/>']);
+    expect(sink.bodies).toEqual(['<x/>', '<x/>', '<y/>', '<y/>']);
+    viewer.detach();
+  });
+
+  it('When the first frame is offered, then one write carries a safe preamble, the opening boundary and the part, at least 1,024 bytes', () => {
+    const sink = new FakeSink();
+    const viewer = new Viewer(sink, { doubleFrame: false, keepAliveMs: 60_000 });
+    expect(sink.chunks).toHaveLength(0);
+    viewer.offer(frame('<x/>', 1));
+    expect(sink.chunks).toHaveLength(1);
+    const first = sink.chunks[0]!;
+    expect(first.length).toBeGreaterThanOrEqual(1024);
+    expect(first.toString().endsWith('\r\n--frame\r\n')).toBe(true);
+    const parsed = parseParts(first);
+    expect(parsed.preambleOk).toBe(true);
+    expect(parsed.parts.map((p) => p.body)).toEqual(['<x/>']);
+    viewer.offer(frame('<y/>', 2));
+    expect(sink.chunks[1]!.toString()).toBe(frame('<y/>', 2).part().toString());
     viewer.detach();
   });
 

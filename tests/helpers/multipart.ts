@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 
 export interface Part {
   headers: Record<string, string>;
@@ -6,16 +7,32 @@ export interface Part {
 }
 
 /**
+ * Whether bytes before the first boundary are a preamble every browser skips:
+ * none at all, or lines ending in CRLF (so the boundary starts a line), with
+ * no blank line and no leading line break (Chromium reads the preamble as the
+ * first part's header block, which a blank line would end early). A "--frame"
+ * inside cannot happen: the first one found is the boundary.
+ */
+function isSafePreamble(preamble: string): boolean {
+  if (preamble === '') return true;
+  return preamble.endsWith('\r\n') && !/^\r?\n/.test(preamble) && !/\r?\n\r?\n/.test(preamble);
+}
+
+/**
  * Parses a multipart/x-mixed-replace byte stream with boundary "frame" strictly:
  * every part needs Content-Type and a Content-Length equal to its body's bytes.
- * Returns the complete parts (those followed by a delimiter) and whether the
- * close delimiter was seen.
+ * Returns the complete parts (those followed by a delimiter), whether the
+ * close delimiter was seen, and the preamble before the first boundary (and
+ * whether browsers skip it safely; false too when no boundary has come yet).
  */
-export function parseParts(raw: Buffer): { parts: Part[]; closed: boolean; preambleOk: boolean } {
+export function parseParts(raw: Buffer): { parts: Part[]; closed: boolean; preamble: string; preambleOk: boolean } {
   const text = raw.toString('latin1');
-  const preambleOk = text.startsWith('--frame\r\n');
+  const first = text.indexOf('--frame\r\n');
+  const preamble = first < 0 ? text : text.slice(0, first);
+  const preambleOk = first >= 0 && isSafePreamble(preamble);
   const parts: Part[] = [];
-  let offset = '--frame\r\n'.length;
+  if (first < 0) return { parts, closed: false, preamble, preambleOk };
+  let offset = first + '--frame\r\n'.length;
   let closed = false;
   while (offset < text.length) {
     const headerEnd = text.indexOf('\r\n\r\n', offset);
@@ -37,7 +54,37 @@ export function parseParts(raw: Buffer): { parts: Part[]; closed: boolean; pream
     parts.push({ headers, body: Buffer.from(text.slice(bodyStart, bodyStart + length), 'latin1').toString('utf8') });
     offset = bodyStart + length + '\r\n--frame\r\n'.length;
   }
-  return { parts, closed, preambleOk };
+  return { parts, closed, preamble, preambleOk };
+}
+
+/**
+ * The status line, headers and first body chunk of a chunked response, read
+ * from a raw socket: Node sends each write of a response without a length as
+ * one chunk, so this is exactly the server's first write.
+ */
+export async function readFirstWrite(url: string, headers: Record<string, string> = {}): Promise<{ head: string; firstWrite: Buffer }> {
+  const { hostname, port, pathname, search } = new URL(url);
+  const socket = net.connect(Number(port), hostname);
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.write(`GET ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${extra}\r\n`);
+  let raw = Buffer.alloc(0);
+  try {
+    for await (const chunk of socket) {
+      raw = Buffer.concat([raw, chunk as Buffer]);
+      const headEnd = raw.indexOf('\r\n\r\n');
+      if (headEnd < 0) continue;
+      const head = raw.subarray(0, headEnd).toString('latin1');
+      if (!/^transfer-encoding: chunked$/im.test(head)) throw new Error(`not a chunked response:\n${head}`);
+      const sizeEnd = raw.indexOf('\r\n', headEnd + 4);
+      if (sizeEnd < 0) continue;
+      const size = parseInt(raw.subarray(headEnd + 4, sizeEnd).toString('latin1'), 16);
+      if (raw.length < sizeEnd + 2 + size) continue;
+      return { head, firstWrite: raw.subarray(sizeEnd + 2, sizeEnd + 2 + size) };
+    }
+    throw new Error(`the connection closed before the first write:\n${raw.toString('latin1')}`);
+  } finally {
+    socket.destroy();
+  }
 }
 
 /** A raw HTTP connection to a stream; collects bytes and lets a test wait for a condition on them. */

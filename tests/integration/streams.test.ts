@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
-import { StreamReader } from '../helpers/multipart.js';
+import { parseParts, readFirstWrite, StreamReader } from '../helpers/multipart.js';
 import { describeEachStore } from '../helpers/stores.js';
 import { expectContract } from '../helpers/contract.js';
 
@@ -47,9 +47,30 @@ describeEachStore('live streams', (variant) => {
     expect(reader.headers['x-content-type-options']).toBe('nosniff');
     expectContract('GET', `/stream/${id}`, reader.status, reader.headers['content-type']!, undefined);
     const svg = svgOf('first');
-    const expected = `--frame\r\nContent-Type: image/svg+xml\r\nContent-Length: ${Buffer.byteLength(svg)}\r\n\r\n${svg}\r\n--frame\r\n`;
-    await reader.until((r) => r.raw.length >= expected.length);
-    expect(reader.raw.toString()).toBe(expected);
+    const part = `--frame\r\nContent-Type: image/svg+xml\r\nContent-Length: ${Buffer.byteLength(svg)}\r\n\r\n${svg}\r\n--frame\r\n`;
+    await reader.until((r) => r.raw.toString().endsWith(part));
+    const { preamble, preambleOk } = reader.parsed;
+    expect(preambleOk).toBe(true);
+    expect(reader.raw.toString()).toBe(preamble + part);
+  });
+
+  it('When a stream opens, then its first write is one write of at least 1,024 bytes: a preamble browsers skip, the opening boundary and whole parts, ending on a boundary line', async () => {
+    const id = await create('small');
+    for (const query of ['', '?double_frame=false']) {
+      const { head, firstWrite } = await readFirstWrite(`${running.baseUrl}/stream/${id}${query}`, { accept: 'image/*' });
+      expect(head, query).toMatch(/^HTTP\/1\.1 200 /);
+      expect(firstWrite.length, query).toBeGreaterThanOrEqual(1024);
+      expect(firstWrite.toString().endsWith('\r\n--frame\r\n'), query).toBe(true);
+      const { parts, preamble, preambleOk } = parseParts(firstWrite);
+      expect(preambleOk, JSON.stringify(preamble)).toBe(true);
+      expect(preamble.length, query).toBeGreaterThan(0);
+      expect(parts.map((p) => p.body), query).toEqual(query === '' ? [svgOf('small'), svgOf('small')] : [svgOf('small')]);
+    }
+    // A frame that fills the first write by itself needs no padding.
+    const big = await create('x'.repeat(1200));
+    const { firstWrite } = await readFirstWrite(`${running.baseUrl}/stream/${big}?double_frame=false`);
+    expect(firstWrite.toString().startsWith('--frame\r\n')).toBe(true);
+    expect(parseParts(firstWrite).parts.map((p) => p.body)).toEqual([svgOf('x'.repeat(1200))]);
   });
 
   it('When the session is updated, then an open stream receives the new part', async () => {

@@ -1,5 +1,4 @@
 import type { Frame } from './multipart.js';
-import { STREAM_PREAMBLE } from './multipart.js';
 
 /** Where a viewer's bytes go: any writable byte stream (an HTTP response in practice). */
 export interface FrameSink {
@@ -26,12 +25,14 @@ export class Viewer {
   private waitingForDrain = false;
   private readonly keepAlive: NodeJS.Timeout;
   private ended = false;
+  /** Whether the first write (preamble, opening boundary, first frame) has gone out. */
+  private opened = false;
 
   constructor(
     private readonly sink: FrameSink,
     private readonly options: ViewerOptions,
   ) {
-    sink.write(STREAM_PREAMBLE);
+    // Nothing is written before the first frame: it goes out in one write with the opening boundary.
     this.keepAlive = setInterval(() => this.shown && this.send(this.shown), options.keepAliveMs);
     this.keepAlive.unref();
   }
@@ -53,7 +54,10 @@ export class Viewer {
       return;
     }
     this.shown = frame;
-    const flushed = this.sink.write(this.options.doubleFrame ? frame.doublePart() : frame.part());
+    const double = this.options.doubleFrame;
+    const chunk = this.opened ? (double ? frame.doublePart() : frame.part()) : frame.opening(double);
+    this.opened = true;
+    const flushed = this.sink.write(chunk);
     if (!flushed) {
       this.waitingForDrain = true;
       this.sink.once('drain', () => {

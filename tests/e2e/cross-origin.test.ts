@@ -1,0 +1,75 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type RunningApp } from '../helpers/app.js';
+import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
+
+/** A tiny SVG whose width is the argument, so a page can tell which frame its <img> shows. */
+const TEMPLATE = '<svg xmlns="http://www.w3.org/2000/svg" width="{{ w }}" height="10"><rect width="{{ w }}" height="10"/></svg>';
+// Far beyond any wait here: a keep-alive repeat would push a blank stream past the threshold by itself.
+const NO_REPEATS = 'keep_alive=3600000';
+
+/** Another origin (another port on the same host): serves one page, set per test. */
+class OtherOrigin {
+  html = '';
+  private readonly server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(this.html);
+  });
+  url = '';
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe.runIf(chromiumAvailable())('live images embedded on another origin, in headless Chromium', () => {
+  let running: RunningApp;
+  let other: OtherOrigin;
+  let browser: Browser;
+  let page: Page;
+  let seq = 0;
+  const newId = () => `xo-${Date.now().toString(36)}-${++seq}`;
+
+  async function create(width: number): Promise<string> {
+    const id = newId();
+    const res = await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { w: width } } });
+    expect(res.status).toBe(201);
+    return id;
+  }
+  const naturalWidth = (selector: string) => page.$eval(selector, (img) => (img as HTMLImageElement).naturalWidth);
+
+  beforeAll(async () => {
+    running = await startApp();
+    other = new OtherOrigin();
+    await other.start();
+    browser = await launchChromium();
+    page = await browser.newPage();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await other?.close();
+    await running?.close();
+  });
+
+  it('When a page on another origin embeds the stream of a small SVG, then the first frame shows and then each update', async () => {
+    const id = await create(17);
+    other.html = `<!doctype html><title>embed</title><img id="live" src="${running.baseUrl}/stream/${id}?${NO_REPEATS}">`;
+    await page.goto(other.url);
+    expect(new URL(page.url()).origin).not.toBe(running.baseUrl);
+    // Without the padded first write Chromium holds the image back for good: it stays 0 wide.
+    await page.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth > 0, undefined, { timeout: 10_000 });
+    expect(await naturalWidth('#live')).toBe(17);
+    for (const width of [23, 31]) {
+      expect((await running.api('PUT', `/api/session/${id}`, { json: { args: { w: width } } })).status).toBe(200);
+      await expect.poll(() => naturalWidth('#live')).toBe(width);
+    }
+  });
+});
