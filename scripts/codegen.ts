@@ -64,7 +64,9 @@ async function bundle(): Promise<Doc> {
   const rootFile = path.join(contractsDir, 'openapi.yaml');
   await SwaggerParser.validate(rootFile);
   const rootDoc = await loadYaml(rootFile);
-  const { paths: rootPaths, components: _resolvedFromAreas, ...published } = rootDoc;
+  // The root's own components only point into the area files, whose components are merged below.
+  const published = Object.fromEntries(Object.entries(rootDoc).filter(([key]) => key !== 'paths' && key !== 'components'));
+  const rootPaths = rootDoc.paths;
   const areas = new Map<string, Doc>();
   const area = async (rel: string): Promise<Doc> => {
     let doc = areas.get(rel);
@@ -86,7 +88,7 @@ async function bundle(): Promise<Doc> {
     const [, rel = '', pointer = ''] = match;
     const target = decodePointerToken(pointer);
     const pathItem = ((await area(rel)).paths as Doc | undefined)?.[target];
-    if (pathItem === undefined) throw new Error(`openapi.yaml: ${ref} points at nothing`);
+    if (pathItem === undefined) throw new Error(`openapi.yaml: ${JSON.stringify(ref)} points at nothing`);
     if (target !== route) throw new Error(`openapi.yaml: paths/${route} references ${target}; publish each path under its own name`);
     paths[route] = localiseRefs(pathItem, rel);
   }

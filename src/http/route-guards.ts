@@ -1,5 +1,5 @@
 import fastifyRateLimit, { normalizeIP, type FastifyRateLimitStore } from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { Config } from '../config.js';
 import { DomainError } from '../domain/errors.js';
 import type { Store } from '../store/store.js';
@@ -16,11 +16,14 @@ const USER_WRITES = new Set([
   'DELETE /api/user/:user_id/session/:session_id',
 ]);
 
-type Hook = onRequestHookHandler;
-
-function asList(hooks: Hook | Hook[] | undefined): Hook[] {
-  if (hooks === undefined) return [];
-  return Array.isArray(hooks) ? hooks : [hooks];
+/**
+ * A route's onRequest hooks with more appended. Fastify types each hook name's
+ * handlers separately; every entry here is a (request, reply) hook, which is
+ * what onRequest runs, so the list is typed once at the end.
+ */
+function withOnRequest(existing: unknown, ...added: unknown[]): RouteOptions['onRequest'] {
+  const list: unknown[] = existing === undefined ? [] : Array.isArray(existing) ? [...(existing as unknown[])] : [existing];
+  return [...list, ...added] as RouteOptions['onRequest'];
 }
 
 /**
@@ -92,14 +95,14 @@ export async function installRouteGuards(app: FastifyInstance, store: Store, con
     const keys = routeKey(route);
     // fastify-openapi-glue's only preHandler is its security check, on the /api/user/ operations.
     if (route.preHandler !== undefined && route.url.startsWith('/api/user/')) {
-      route.onRequest = [...asList(route.onRequest as Hook | Hook[] | undefined), ...asList(route.preHandler as Hook | Hook[])] as onRequestHookHandler[];
+      route.onRequest = withOnRequest(route.onRequest, ...(Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]));
       route.preHandler = undefined;
     }
     if (anonymousLimit && keys.some((key) => ANONYMOUS_WRITES.has(key))) {
-      route.onRequest = [...asList(route.onRequest as Hook | Hook[] | undefined), anonymousLimit] as onRequestHookHandler[];
+      route.onRequest = withOnRequest(route.onRequest, anonymousLimit);
     }
     if (userLimit && keys.some((key) => USER_WRITES.has(key))) {
-      route.onRequest = [...asList(route.onRequest as Hook | Hook[] | undefined), userLimit] as onRequestHookHandler[];
+      route.onRequest = withOnRequest(route.onRequest, userLimit);
     }
   });
 }

@@ -72,8 +72,9 @@ export class TokenService {
   tokenFromHeader(header: string | undefined): string {
     if (!header) throw new TokenRejected('token_missing', 'no Authorization header');
     const match = /^Bearer +(\S+) *$/i.exec(header);
-    if (!match) throw new TokenRejected('token_missing', 'Authorization is not a Bearer token');
-    return match[1]!;
+    const token = match?.[1];
+    if (token === undefined) throw new TokenRejected('token_missing', 'Authorization is not a Bearer token');
+    return token;
   }
 
   async verify(token: string): Promise<Claims> {

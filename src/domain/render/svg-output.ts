@@ -22,21 +22,21 @@ export function checkSvgOutput(svg: string): OutputCheck {
     return { ok: false, message: `rendered output contains "${BOUNDARY_MARKER}" (${where}), the stream's part boundary: it could forge stream parts` };
   }
   const parser = new SaxesParser({ xmlns: true, position: true });
-  let failure: string | undefined;
-  let rootSeen = false;
+  // Set from the parser's callbacks; an object so the checks below see the updates.
+  const state: { failure?: string; rootSeen: boolean } = { rootSeen: false };
   // Thrown from a handler to stop at the first fault: saxes would otherwise go on
   // and report every one of a million bad characters.
   const stop = new Error('stop');
   const fail = (message: string): never => {
-    failure = `rendered output is not a valid SVG document (line ${parser.line}, column ${parser.column}): ${message}`;
+    state.failure = `rendered output is not a valid SVG document (line ${parser.line}, column ${parser.column}): ${message}`;
     throw stop;
   };
   // saxes prefixes "line:column: "; the position is reported by fail().
   parser.on('error', (err) => fail(err.message.replace(/^\d+:\d+: /, '')));
   parser.on('doctype', () => fail('a DOCTYPE is not allowed'));
   parser.on('opentag', (tag) => {
-    if (rootSeen) return;
-    rootSeen = true;
+    if (state.rootSeen) return;
+    state.rootSeen = true;
     if (tag.local !== 'svg' || tag.uri !== SVG_NAMESPACE) {
       fail(`the root element must be <svg xmlns="${SVG_NAMESPACE}">, not <${tag.name}>${tag.uri ? ` in namespace ${tag.uri}` : ' without the SVG namespace'}`);
     }
@@ -46,6 +46,7 @@ export function checkSvgOutput(svg: string): OutputCheck {
   } catch (err) {
     if (err !== stop) throw err;
   }
-  if (failure === undefined && !rootSeen) return { ok: false, message: 'rendered output is not a valid SVG document: there is no root element' };
-  return failure === undefined ? { ok: true } : { ok: false, message: failure };
+  if (state.failure !== undefined) return { ok: false, message: state.failure };
+  if (!state.rootSeen) return { ok: false, message: 'rendered output is not a valid SVG document: there is no root element' };
+  return { ok: true };
 }

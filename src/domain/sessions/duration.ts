@@ -11,7 +11,8 @@ export function parseDuration(text: string): number {
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
     throw new DomainError('validation_failed', `expire must be a duration such as "30s", "30m", "1d" or "1h30m", got "${text}"`);
   }
-  const seconds = parts.reduce((sum, [, n, unit]) => sum + Number(n) * UNIT_SECONDS[unit as string]!, 0);
+  // The pattern admits only the units UNIT_SECONDS lists.
+  const seconds = parts.reduce((sum, [, n, unit]) => sum + Number(n) * (UNIT_SECONDS[unit ?? ''] ?? 0), 0);
   return boundedTtl(seconds, 'expire');
 }
 

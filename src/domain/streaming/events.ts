@@ -9,9 +9,10 @@ export function encodeStreamEvent(event: StreamEvent): string {
 
 export function decodeStreamEvent(message: string): StreamEvent | null {
   try {
-    const event = JSON.parse(message) as StreamEvent;
-    if (event.type === 'end') return event;
-    if (event.type === 'frame' && typeof event.svg === 'string') return event;
+    // Parsed as unknown: the channel may carry anything another publisher sent.
+    const event = JSON.parse(message) as Partial<Record<keyof StreamEvent | 'svg', unknown>>;
+    if (event.type === 'end') return { type: 'end' };
+    if (event.type === 'frame' && typeof event.svg === 'string') return event as StreamEvent;
   } catch {
     // A foreign publisher on our channel is ignored, not fatal.
   }

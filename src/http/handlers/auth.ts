@@ -12,7 +12,7 @@ export function authHandlers(ctx: AppContext): AuthHandlers {
   return {
     async issueToken(request) {
       const { user_id, password } = request.body;
-      // Validation has applied the contract's default (86400).
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- validation has applied the contract's default (86400)
       const ttl_seconds = request.body.ttl_seconds!;
       const { claimed } = await ctx.accounts.authenticate(user_id, password, request.ip);
       const { token, claims } = ctx.tokens.issue(user_id, ttl_seconds);
