@@ -512,6 +512,7 @@ export interface components {
         /** @description The current frame. */
         FrameOk: {
             headers: {
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 ETag: components["headers"]["ETag"];
                 [name: string]: unknown;
             };
@@ -565,6 +566,8 @@ export interface components {
         /** @description The frame still matches If-None-Match. */
         NotModified: {
             headers: {
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                ETag: components["headers"]["ETag"];
                 [name: string]: unknown;
             };
             content?: never;
@@ -578,9 +581,57 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description A path or query parameter breaks the contract (a bad identifier, a `keep_alive` out of range). */
+        PublicReadBadRequest: {
+            headers: {
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description An unexpected failure inside the service (`internal_error`). The body says nothing about the cause; it is in the service's log. */
+        PublicReadInternalError: {
+            headers: {
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "internal error",
+                 *       "code": "internal_error"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description No such session (or it has expired). */
+        PublicReadNotFound: {
+            headers: {
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The store cannot be reached (`unavailable`); retry after the number of seconds in Retry-After. */
+        PublicReadUnavailable: {
+            headers: {
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description A navigating browser is sent to the viewer page. */
         Redirect: {
             headers: {
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 Location?: string;
                 [name: string]: unknown;
             };
@@ -589,6 +640,7 @@ export interface components {
         /** @description The live image. */
         StreamOk: {
             headers: {
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 [name: string]: unknown;
             };
             content: {
@@ -647,6 +699,8 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /** @description Always `*`: live images, frames and the data feed are public reads that pages on any origin may use (`<img crossorigin>`, canvas, `fetch`, `EventSource`). */
+        AccessControlAllowOrigin: "*";
         /** @description Strong validator of the frame's bytes. */
         ETag: string;
     };
@@ -997,10 +1051,10 @@ export interface operations {
         responses: {
             200: components["responses"]["FrameOk"];
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
-            404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
-            503: components["responses"]["Unavailable"];
+            400: components["responses"]["PublicReadBadRequest"];
+            404: components["responses"]["PublicReadNotFound"];
+            500: components["responses"]["PublicReadInternalError"];
+            503: components["responses"]["PublicReadUnavailable"];
         };
     };
     getUserSessionFrame: {
@@ -1019,10 +1073,10 @@ export interface operations {
         responses: {
             200: components["responses"]["FrameOk"];
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
-            404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
-            503: components["responses"]["Unavailable"];
+            400: components["responses"]["PublicReadBadRequest"];
+            404: components["responses"]["PublicReadNotFound"];
+            500: components["responses"]["PublicReadInternalError"];
+            503: components["responses"]["PublicReadUnavailable"];
         };
     };
     getHealth: {
@@ -1132,10 +1186,10 @@ export interface operations {
         responses: {
             200: components["responses"]["StreamOk"];
             307: components["responses"]["Redirect"];
-            400: components["responses"]["BadRequest"];
-            404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
-            503: components["responses"]["Unavailable"];
+            400: components["responses"]["PublicReadBadRequest"];
+            404: components["responses"]["PublicReadNotFound"];
+            500: components["responses"]["PublicReadInternalError"];
+            503: components["responses"]["PublicReadUnavailable"];
         };
     };
     streamUserSession: {
@@ -1159,10 +1213,10 @@ export interface operations {
         responses: {
             200: components["responses"]["StreamOk"];
             307: components["responses"]["Redirect"];
-            400: components["responses"]["BadRequest"];
-            404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
-            503: components["responses"]["Unavailable"];
+            400: components["responses"]["PublicReadBadRequest"];
+            404: components["responses"]["PublicReadNotFound"];
+            500: components["responses"]["PublicReadInternalError"];
+            503: components["responses"]["PublicReadUnavailable"];
         };
     };
 }

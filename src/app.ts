@@ -25,6 +25,7 @@ import { securityHandlers } from './http/security.js';
 import { countResponses, createMetrics } from './http/metrics.js';
 import { toServiceHandlers } from './http/operations.js';
 import { registerPages } from './http/pages.js';
+import { allowAnyOriginOnPublicReads } from './http/public-reads.js';
 import { installRouteGuards } from './http/route-guards.js';
 import { contractPath, resolvedContractPath, viewsDir } from './paths.js';
 import { connectStore } from './store/connect.js';
@@ -142,6 +143,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   };
   countResponses(app, ctx.metrics);
   await installRouteGuards(app, store, config);
+  allowAnyOriginOnPublicReads(app);
 
   const handlers: OperationHandlers = {
     ...publicSessionHandlers(ctx),

@@ -4,6 +4,7 @@ import { sessionKey, sessionPath, type SessionRef } from '../domain/ids.js';
 import { Frame, STREAM_CONTENT_TYPE } from '../domain/streaming/multipart.js';
 import { Viewer } from '../domain/streaming/viewer.js';
 import type { AppContext } from './context.js';
+import { ANY_ORIGIN_HEADERS } from './public-reads.js';
 
 /** Served with every SVG that a browser may open as a document: no script may run on our origin. */
 export const SVG_DOCUMENT_HEADERS = {
@@ -45,6 +46,7 @@ export async function openStream(
     'x-accel-buffering': 'no',
     connection: 'keep-alive',
     ...SVG_DOCUMENT_HEADERS,
+    ...ANY_ORIGIN_HEADERS,
   });
   // HEAD (fastify answers it with the GET route): the headers, and no stream to hold open.
   if (request.method === 'HEAD') {
@@ -82,7 +84,7 @@ type FrameResult =
 /** GET /frame/...: the current SVG once, with a strong ETag. */
 export async function currentFrame(ctx: AppContext, ref: SessionRef, ifNoneMatch: string | undefined): Promise<FrameResult> {
   const session = await ctx.sessions.get(ref);
-  const headers = { etag: session.etag, 'cache-control': 'no-cache', ...SVG_DOCUMENT_HEADERS };
+  const headers = { etag: session.etag, 'cache-control': 'no-cache', ...SVG_DOCUMENT_HEADERS, ...ANY_ORIGIN_HEADERS };
   const matches = ifNoneMatch?.split(',').some((tag) => tag.trim() === session.etag || tag.trim() === '*');
   if (matches) return { status: 304, body: undefined, headers };
   return { status: 200, body: session.svg, headers: { ...headers, 'content-type': 'image/svg+xml' } };

@@ -72,4 +72,22 @@ describe.runIf(chromiumAvailable())('live images embedded on another origin, in 
       await expect.poll(() => naturalWidth('#live')).toBe(width);
     }
   });
+
+  it('When a page on another origin reads a stream and a frame in CORS mode, then the image loads and fetch reads the frame', async () => {
+    const id = await create(19);
+    // crossorigin makes the browser require Access-Control-Allow-Origin, as canvas and WebGL need.
+    other.html = `<!doctype html><title>cors</title><img id="cors" crossorigin="anonymous" src="${running.baseUrl}/stream/${id}?${NO_REPEATS}">`;
+    await page.goto(other.url);
+    await page.waitForFunction(() => (document.querySelector('#cors') as HTMLImageElement).naturalWidth > 0, undefined, { timeout: 10_000 });
+    expect(await naturalWidth('#cors')).toBe(19);
+    const fetched = await page.evaluate(async (url) => {
+      try {
+        const res = await fetch(url);
+        return { status: res.status, body: await res.text() };
+      } catch (err) {
+        return { status: 0, body: String(err) };
+      }
+    }, `${running.baseUrl}/frame/${id}`);
+    expect(fetched).toEqual({ status: 200, body: TEMPLATE.replaceAll('{{ w }}', '19') });
+  });
 });

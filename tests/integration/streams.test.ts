@@ -129,6 +129,28 @@ describeEachStore('live streams', (variant) => {
     expect(await res.text()).toBe('');
   });
 
+  it('When /stream or /frame answer, with GET or HEAD, found or not, then they allow any origin', async () => {
+    const id = await create('anywhere');
+    const stream = open(`/stream/${id}`);
+    await stream.opened;
+    expect(stream.headers['access-control-allow-origin']).toBe('*');
+    const frame = await running.api('GET', `/frame/${id}`);
+    expect(frame.status).toBe(200);
+    const notModified = await running.api('GET', `/frame/${id}`, { headers: { 'if-none-match': frame.headers.get('etag')! } });
+    expect(notModified.status).toBe(304);
+    const answers = [
+      frame,
+      notModified,
+      await running.api('GET', '/frame/no-such-session'),
+      await running.api('GET', '/stream/no-such-session'),
+      await running.api('GET', '/stream/bad:id'),
+      await fetch(`${running.baseUrl}/stream/${id}`, { method: 'HEAD' }),
+      await fetch(`${running.baseUrl}/frame/${id}`, { method: 'HEAD' }),
+    ];
+    expect(answers.map((res) => res.status)).toEqual([200, 304, 404, 404, 400, 200, 200]);
+    for (const res of answers) expect(res.headers.get('access-control-allow-origin'), String(res.status)).toBe('*');
+  });
+
   it('When keep_alive or double_frame are invalid, then the stream is refused with 400', async () => {
     const id = await create('x');
     for (const query of ['keep_alive=999', 'keep_alive=abc', 'double_frame=maybe']) {
