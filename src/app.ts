@@ -108,7 +108,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   let store = options.store;
   const ownsStore = !store;
   if (!store) {
-    const connected = await connectStore(config.REDIS_URL, app.log, { embeddedMaxBytes: config.EMBEDDED_STORE_MAX_MB * 1_048_576 });
+    const connected = await connectStore(config.REDIS_URL, app.log, {
+      embeddedMaxBytes: config.EMBEDDED_STORE_MAX_MB * 1_048_576,
+      timeoutMs: config.STORE_TIMEOUT_MS,
+    });
     store = connected.store;
     // Decorates app.redis for plugins; we close the connection ourselves (store.close),
     // since the plugin's QUIT throws while Redis is away.
@@ -123,6 +126,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   const hub = new StreamHub(store, app.log);
   const keys = await KeyRing.open(store, app.log);
+  // A store that came back may have come back empty: find out now, not at the next periodic refresh.
+  store.onReconnect(() => void keys.refresh().catch((err: unknown) => app.log.error({ err }, 'key refresh after reconnect failed')));
   const throttle = new FailureThrottle(store, {
     maxFailuresPerUser: config.AUTH_MAX_FAILURES_PER_USER,
     maxFailuresPerClient: config.AUTH_MAX_FAILURES_PER_CLIENT,

@@ -12,6 +12,7 @@ export interface Config {
   PORT: number;
   HOST: string;
   REDIS_URL?: string;
+  STORE_TIMEOUT_MS: number;
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   JWT_ISSUER: string;
   BODY_LIMIT_BYTES: number;
@@ -41,6 +42,7 @@ const schema = {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     REDIS_URL: { type: 'string', pattern: '^rediss?://' },
+    STORE_TIMEOUT_MS: { type: 'integer', minimum: 10, maximum: 60_000, default: 1000 },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     JWT_ISSUER: { type: 'string', minLength: 1, default: 'realtime-svg' },
     BODY_LIMIT_BYTES: { type: 'integer', minimum: 1024, maximum: 16_777_216, default: 262_144 },

@@ -45,3 +45,14 @@ describe('slow-client timeouts', () => {
     expect(() => load({ REQUEST_TIMEOUT_MS: 'soon' })).toThrow();
   });
 });
+
+describe('STORE_TIMEOUT_MS', () => {
+  it('When nothing is set, then a store command may take 1 s (SPEC section 6)', () => {
+    expect(load({}).STORE_TIMEOUT_MS).toBe(1000);
+    expect(load({ STORE_TIMEOUT_MS: '250' }).STORE_TIMEOUT_MS).toBe(250);
+  });
+
+  it('When it is not a positive number of milliseconds, then the configuration is refused naming it', () => {
+    for (const raw of ['0', '-5', 'soon', '1.5']) expect(() => load({ STORE_TIMEOUT_MS: raw }), raw).toThrow(/STORE_TIMEOUT_MS/);
+  });
+});

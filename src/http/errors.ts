@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { components } from '../../generated/types.js';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
-import { StoreFullError } from '../store/errors.js';
+import { StoreFullError, StoreUnavailableError } from '../store/errors.js';
 import { trackRouteMethods } from './method-not-allowed.js';
 
 export type ErrorBody = components['schemas']['Error'];
@@ -52,9 +52,13 @@ function unwrapSecurityError(err: FastifyError | DomainError): FastifyError | Do
   return err.name === 'Unauthorized' && Array.isArray(causes) && causes[0] instanceof DomainError ? causes[0] : err;
 }
 
-function classify(thrown: FastifyError | DomainError | StoreFullError): { status: number; body: ErrorBody; retryAfter?: number } {
+function classify(thrown: FastifyError | DomainError | StoreFullError | StoreUnavailableError): { status: number; body: ErrorBody; retryAfter?: number } {
   if (thrown instanceof StoreFullError) {
     return { status: 507, body: { error: thrown.message, code: 'quota_exceeded' } };
+  }
+  if (thrown instanceof StoreUnavailableError) {
+    // Its message is fixed text: the cause, which may name the store's address, is only logged.
+    return { status: 503, body: { error: thrown.message, code: 'unavailable' }, retryAfter: thrown.retryAfterSeconds };
   }
   const err = unwrapSecurityError(thrown);
   if (err instanceof DomainError) {

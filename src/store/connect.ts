@@ -16,7 +16,7 @@ export interface StoreLogger {
 export async function connectStore(
   redisUrl: string | undefined,
   log: StoreLogger,
-  options: { embeddedMaxBytes: number },
+  options: { embeddedMaxBytes: number; timeoutMs?: number },
 ): Promise<{ store: Store; redis?: Redis }> {
   if (!redisUrl) {
     log.info(
@@ -26,8 +26,19 @@ export async function connectStore(
     return { store: new EmbeddedStore(Date.now, 1000, options.embeddedMaxBytes) };
   }
   // No offline queue: while Redis is away requests fail at once with 503 instead of
-  // piling up; the client keeps reconnecting in the background.
-  const settings = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 } as const;
+  // piling up; the client keeps reconnecting in the background. commandTimeout
+  // bounds every command, each one of a MULTI or pipeline included, and the
+  // subscriber's (a stalled Redis answers nothing but keeps the socket open).
+  // RedisStore re-subscribes itself after a reconnect, so it knows when that is
+  // done; and a command that already failed its request is never sent again.
+  const settings = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: options.timeoutMs ?? 1000,
+    autoResubscribe: false,
+    autoResendUnfulfilledCommands: false,
+  } as const;
   const client = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg' });
   const subscriber = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg:subscriber' });
   for (const [name, connection] of [['commands', client], ['subscriber', subscriber]] as const) {
@@ -35,5 +46,5 @@ export async function connectStore(
   }
   await Promise.all([client.connect(), subscriber.connect()]);
   log.info({ store: 'redis' }, 'using Redis store');
-  return { store: new RedisStore(client, subscriber), redis: client };
+  return { store: new RedisStore(client, subscriber, log), redis: client };
 }

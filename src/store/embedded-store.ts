@@ -159,6 +159,9 @@ export class EmbeddedStore implements Store {
     this.listener = listener;
   }
 
+  /** In-process: there is no connection to lose, so nothing is ever missed. */
+  onReconnect(_listener: () => void): void {}
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {

@@ -7,3 +7,17 @@ export class StoreFullError extends Error {
     this.name = 'StoreFullError';
   }
 }
+
+/**
+ * The store did not answer (connection down, or no reply within the command
+ * timeout). Nothing is known about whether a write was applied; the client
+ * may retry after retryAfterSeconds.
+ */
+export class StoreUnavailableError extends Error {
+  readonly retryAfterSeconds = 1;
+
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`the store is unavailable (${reason}), try again shortly`, options);
+    this.name = 'StoreUnavailableError';
+  }
+}

@@ -1,15 +1,32 @@
 import type { Redis } from 'ioredis';
-import { DomainError } from '../domain/errors.js';
+import { StoreUnavailableError } from './errors.js';
 import type { IndexEntry, MessageListener, Store, StoredEntry } from './store.js';
 
-/** Turns a connection failure into a 503 for the client instead of a 500. */
-async function guard<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof DomainError) throw err;
-    throw new DomainError('unavailable', 'the store is unavailable, try again shortly', {}, err);
-  }
+/** ioredis rejects a command with exactly this when `commandTimeout` passes without a reply. */
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out';
+}
+
+/**
+ * A pipeline resolves with one [error, reply] pair per command and never
+ * rejects: a command that failed (or timed out) must not read as a missing key.
+ */
+function repliesOf(results: Array<[Error | null, unknown]> | null): unknown[] {
+  if (!results) throw new Error('the pipeline was discarded');
+  return results.map(([err, reply]) => {
+    if (err) throw err;
+    return reply;
+  });
+}
+
+/** SUBSCRIBE takes any number of channels; a reconnect re-subscribes in commands this large. */
+const RESUBSCRIBE_BATCH = 1000;
+/** While the store is stalled, how soon a probe that failed without timing out is repeated. */
+const PROBE_RETRY_MS = 100;
+
+export interface RedisStoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
 }
 
 /** PEXPIRETIME (Redis 7+) gives the absolute expiry, so every reader sees the same instant. */
@@ -31,20 +48,118 @@ return redis.call('DECR', KEYS[1])
 /**
  * Redis-backed store. `client` serves commands; `subscriber` is this process's
  * single subscriber connection, shared by every viewer through the stream hub.
+ *
+ * Faults: give both connections ioredis's `commandTimeout` (connect.ts does)
+ * and every command, MULTI and pipeline here fails with StoreUnavailableError
+ * once it passes. After one command timed out the store counts as stalled:
+ * commands fail at once, without being sent, until a PING answers again; so a
+ * stalled Redis costs each request a 503 at once instead of a timeout each,
+ * and commands do not pile up in the socket for the whole stall.
  */
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   private listener: MessageListener = () => {};
+  private readonly reconnectListeners: Array<() => void> = [];
+  /** What this process is subscribed to, so a new connection can subscribe to it again. */
+  private readonly subscriptions = new Set<string>();
+  private stalled = false;
+  private probing = false;
+  private closed = false;
+  /** The subscriber is subscribed again after a reconnect; tell listeners once commands can be sent too. */
+  private reconnectPending = false;
 
   constructor(
     private readonly client: Redis,
     private readonly subscriber: Redis,
+    private readonly log?: RedisStoreLogger,
   ) {
     this.subscriber.on('message', (channel: string, message: string) => this.listener(channel, message));
+    // A connection made before this store existed was ready already; any later 'ready' is a reconnect.
+    let subscriberConnected = subscriber.status === 'ready';
+    this.subscriber.on('ready', () => {
+      if (subscriberConnected) void this.resubscribe();
+      subscriberConnected = true;
+    });
+    this.client.on('ready', () => {
+      // A new connection has no backlog of unanswered commands behind it.
+      this.stalled = false;
+      this.announceReconnect();
+    });
+  }
+
+  /**
+   * Maps every failure to StoreUnavailableError (a 503 for the client, never a
+   * 500) and fails at once while the store is stalled.
+   */
+  private async guard<T>(work: () => Promise<T>): Promise<T> {
+    if (this.stalled) {
+      this.probe();
+      throw new StoreUnavailableError('no answer within the store timeout');
+    }
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      if (isTimeout(err)) {
+        if (!this.stalled) this.log?.warn({ err: (err as Error).message }, 'store command timed out: failing store commands at once until it answers again');
+        this.stalled = true;
+        this.probe();
+        throw new StoreUnavailableError('no answer within the store timeout', { cause: err });
+      }
+      // The cause (which may name the store's address) goes to the log with the 503, not to the client.
+      throw new StoreUnavailableError('the command failed or the connection is down', { cause: err });
+    }
+  }
+
+  /** One PING at a time until one answers: the replies to everything sent before it have then arrived. */
+  private probe(): void {
+    if (this.probing || this.closed) return;
+    this.probing = true;
+    this.client.ping().then(
+      () => {
+        this.probing = false;
+        if (this.stalled) this.log?.info({}, 'store answers again');
+        this.stalled = false;
+      },
+      (err: unknown) => {
+        this.probing = false;
+        if (!this.stalled || this.closed) return;
+        // A timeout already waited; a refusal (connection down) comes at once, so wait a little.
+        if (isTimeout(err)) this.probe();
+        else setTimeout(() => this.probe(), PROBE_RETRY_MS).unref();
+      },
+    );
+  }
+
+  /**
+   * A new subscriber connection has no subscriptions. Subscribe it to every
+   * channel again (ioredis's autoResubscribe would too, but gives no moment
+   * when it is done), then let listeners read what they may have missed.
+   */
+  private async resubscribe(): Promise<void> {
+    const channels = [...this.subscriptions];
+    try {
+      for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) {
+        await this.subscriber.subscribe(...channels.slice(i, i + RESUBSCRIBE_BATCH));
+      }
+    } catch (err) {
+      // The connection went again; its next 'ready' starts over.
+      this.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'resubscribing after a reconnect failed');
+      return;
+    }
+    this.log?.info({ channels: channels.length }, 'store reconnected: subscriptions restored');
+    this.reconnectPending = true;
+    this.announceReconnect();
+  }
+
+  private announceReconnect(): void {
+    if (!this.reconnectPending || this.client.status !== 'ready') return;
+    this.reconnectPending = false;
+    for (const listener of this.reconnectListeners) listener();
   }
 
   get(key: string): Promise<StoredEntry | null> {
-    return guard(async () => {
+    return this.guard(async () => {
       const result = await this.client.multi().get(key).call('PEXPIRETIME', key).exec();
       const value = result?.[0]?.[1] as string | null;
       if (value === null || value === undefined) return null;
@@ -53,14 +168,14 @@ export class RedisStore implements Store {
   }
 
   create(key: string, value: string, expiresAt: number | null): Promise<boolean> {
-    return guard(async () => {
+    return this.guard(async () => {
       const ok = expiresAt === null ? await this.client.set(key, value, 'NX') : await this.client.set(key, value, 'PXAT', expiresAt, 'NX');
       return ok === 'OK';
     });
   }
 
   replace(key: string, value: string, expiresAt?: number): Promise<StoredEntry | null> {
-    return guard(async () => {
+    return this.guard(async () => {
       const tx = this.client.multi();
       if (expiresAt === undefined) tx.call('SET', key, value, 'XX', 'KEEPTTL');
       else tx.set(key, value, 'PXAT', expiresAt, 'XX');
@@ -71,30 +186,30 @@ export class RedisStore implements Store {
   }
 
   delete(key: string): Promise<boolean> {
-    return guard(async () => (await this.client.del(key)) > 0);
+    return this.guard(async () => (await this.client.del(key)) > 0);
   }
 
   put(key: string, value: string): Promise<void> {
-    return guard(async () => {
+    return this.guard(async () => {
       await this.client.set(key, value);
     });
   }
 
   getMany(keys: string[]): Promise<Array<StoredEntry | null>> {
-    return guard(async () => {
+    return this.guard(async () => {
       if (keys.length === 0) return [];
       const pipeline = this.client.pipeline();
       for (const key of keys) pipeline.get(key).call('PEXPIRETIME', key);
-      const results = (await pipeline.exec()) ?? [];
+      const replies = repliesOf(await pipeline.exec());
       return keys.map((_, i) => {
-        const value = results[2 * i]?.[1] as string | null;
-        return value === null || value === undefined ? null : { value, expiresAt: expiresAtFrom(results[2 * i + 1]?.[1] as number) };
+        const value = replies[2 * i] as string | null;
+        return value === null || value === undefined ? null : { value, expiresAt: expiresAtFrom(replies[2 * i + 1] as number) };
       });
     });
   }
 
   increment(key: string, windowMs: number): Promise<{ count: number; expiresAt: number }> {
-    return guard(async () => {
+    return this.guard(async () => {
       // PEXPIRE NX starts the window on the first increment only (Redis 7).
       const result = await this.client.multi().incr(key).call('PEXPIRE', key, windowMs, 'NX').call('PEXPIRETIME', key).exec();
       return { count: result?.[0]?.[1] as number, expiresAt: result?.[2]?.[1] as number };
@@ -102,18 +217,18 @@ export class RedisStore implements Store {
   }
 
   decrement(key: string): Promise<number> {
-    return guard(async () => Number(await this.client.eval(DECREMENT_IF_POSITIVE, 1, key)));
+    return this.guard(async () => Number(await this.client.eval(DECREMENT_IF_POSITIVE, 1, key)));
   }
 
   indexAdd(key: string, member: string, score: number): Promise<number> {
-    return guard(async () => {
+    return this.guard(async () => {
       const result = await this.client.multi().zadd(key, score, member).zcard(key).exec();
       return Number(result?.[1]?.[1] ?? 0);
     });
   }
 
   indexOldest(key: string, limit: number): Promise<IndexEntry[]> {
-    return guard(async () => {
+    return this.guard(async () => {
       const raw = await this.client.zrange(key, '0', String(limit - 1), 'WITHSCORES');
       const entries: IndexEntry[] = [];
       for (let i = 0; i + 1 < raw.length; i += 2) entries.push({ member: String(raw[i]), score: Number(raw[i + 1]) });
@@ -122,13 +237,13 @@ export class RedisStore implements Store {
   }
 
   indexRemove(key: string, members: string[]): Promise<void> {
-    return guard(async () => {
+    return this.guard(async () => {
       if (members.length) await this.client.zrem(key, ...members);
     });
   }
 
   indexPage(key: string, limit: number, after?: IndexEntry): Promise<IndexEntry[]> {
-    return guard(async () => {
+    return this.guard(async () => {
       const page: IndexEntry[] = [];
       // Members sharing the cursor's score are filtered here; fetch past them in batches.
       let offset = 0;
@@ -149,19 +264,22 @@ export class RedisStore implements Store {
   }
 
   publish(channel: string, message: string): Promise<void> {
-    return guard(async () => {
+    return this.guard(async () => {
       await this.client.publish(channel, message);
     });
   }
 
   subscribe(channel: string): Promise<void> {
-    return guard(async () => {
+    // Recorded first: if the connection drops before the reply, the reconnect subscribes it.
+    this.subscriptions.add(channel);
+    return this.guard(async () => {
       await this.subscriber.subscribe(channel);
     });
   }
 
   unsubscribe(channel: string): Promise<void> {
-    return guard(async () => {
+    this.subscriptions.delete(channel);
+    return this.guard(async () => {
       await this.subscriber.unsubscribe(channel);
     });
   }
@@ -170,13 +288,18 @@ export class RedisStore implements Store {
     this.listener = listener;
   }
 
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
+  }
+
   ping(): Promise<void> {
-    return guard(async () => {
+    return this.guard(async () => {
       await this.client.ping();
     });
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.subscriber.disconnect();
     this.client.disconnect();
   }

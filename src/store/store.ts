@@ -64,6 +64,14 @@ export interface Store {
   unsubscribe(channel: string): Promise<void>;
   /** The one listener that receives every message of every subscribed channel. */
   onMessage(listener: MessageListener): void;
+  /**
+   * Calls the listener each time the store is back after its connection was
+   * lost, once subscriptions are live again: messages may have been missed
+   * meanwhile, and data may be gone (a restart without persistence), so
+   * whatever was read before is worth reading again. The embedded store never
+   * loses its connection, so it never calls it.
+   */
+  onReconnect(listener: () => void): void;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -70,6 +70,16 @@ function decode(ref: SessionRef, value: string, expiresAt: number | null): Sessi
   return { ...(JSON.parse(value) as SessionRecord), ref, expiresAt };
 }
 
+/**
+ * The frame a stored session shows, from the store's value: for readers that
+ * know a session only by its key (the stream hub, re-reading after the store
+ * reconnected).
+ */
+export function frameOfStored(value: string): { svg: string; version: number } {
+  const { svg, updatedAt } = JSON.parse(value) as SessionRecord;
+  return { svg, version: updatedAt };
+}
+
 function encode(record: SessionRecord): string {
   const { template, args, svg, etag, createdAt, updatedAt } = record;
   return JSON.stringify({ template, args, svg, etag, createdAt, updatedAt });

@@ -1,4 +1,5 @@
 import type { Store } from '../../store/store.js';
+import { frameOfStored } from '../sessions/session-service.js';
 import { decodeStreamEvent } from './events.js';
 import { Frame } from './multipart.js';
 import type { Viewer } from './viewer.js';
@@ -20,11 +21,16 @@ interface Channel {
 const MAX_TIMER_MS = 2_147_483_647;
 // Clocks of store and process differ by a little: look again shortly rather than spin.
 const RECHECK_MS = 100;
+// A read that failed is tried again this much later: the store is away, and every channel retries.
+const RETRY_AFTER_ERROR_MS = 1000;
+// After a reconnect, sessions are read again this many at a time: no burst of one read per open channel.
+const RESYNC_BATCH = 200;
 
 /**
  * Fans frames out in-process: one store subscription per channel however many
  * viewers it has (reference-counted), one subscriber connection per process.
- * Ends a channel's viewers when its session is deleted or expires.
+ * Ends a channel's viewers when its session is deleted or expires, and, after
+ * the store reconnected, when it no longer exists (a restart without its data).
  */
 export class StreamHub {
   private readonly channels = new Map<string, Channel>();
@@ -35,6 +41,7 @@ export class StreamHub {
     private readonly now: () => number = Date.now,
   ) {
     store.onMessage((channel, message) => this.dispatch(channel, message));
+    store.onReconnect(() => void this.resync());
   }
 
   get viewerCount(): number {
@@ -123,22 +130,53 @@ export class StreamHub {
     clearTimeout(channel.expiryTimer);
     if (expiresAt === null) return;
     const delay = Math.min(Math.max(expiresAt - this.now(), minDelayMs), MAX_TIMER_MS);
-    channel.expiryTimer = setTimeout(() => void this.checkExpiry(channelName), delay);
+    channel.expiryTimer = setTimeout(() => void this.refresh(channelName, 'expired'), delay);
     channel.expiryTimer.unref();
   }
 
-  /** The timer is a hint: the store decides whether the session is really gone. */
-  private async checkExpiry(channelName: string): Promise<void> {
+  /**
+   * The store came back after losing its connection: updates published
+   * meanwhile never arrived, and the sessions themselves may be gone. Every
+   * open channel's session is read again.
+   */
+  private async resync(): Promise<void> {
+    const names = [...this.channels.keys()];
+    this.log.info({ channels: names.length }, "store reconnected: reading every open stream's session again");
+    for (let i = 0; i < names.length; i += RESYNC_BATCH) {
+      await Promise.all(names.slice(i, i + RESYNC_BATCH).map((name) => this.refresh(name, 'gone after the store reconnected')));
+    }
+  }
+
+  /**
+   * Reads a channel's session from the store, which decides whether it is
+   * really gone (the expiry timer is only a hint): ends its streams if so,
+   * else shows its viewers a frame newer than theirs, and re-arms the timer.
+   */
+  private async refresh(channelName: string, goneReason: string): Promise<void> {
     const channel = this.channels.get(channelName);
     if (!channel) return;
+    let entry: Awaited<ReturnType<Store['get']>>;
     try {
-      const entry = await this.store.get(channelName);
-      if (entry) this.watchExpiry(channelName, channel, entry.expiresAt, RECHECK_MS);
-      else this.endChannel(channelName, 'expired');
+      entry = await this.store.get(channelName);
     } catch (err) {
-      this.log.warn({ err, channel: channelName }, 'expiry check failed; retrying');
-      channel.expiryTimer = setTimeout(() => void this.checkExpiry(channelName), RECHECK_MS);
+      this.log.warn({ err, channel: channelName }, "reading a stream's session failed; retrying");
+      clearTimeout(channel.expiryTimer);
+      channel.expiryTimer = setTimeout(() => void this.refresh(channelName, goneReason), RETRY_AFTER_ERROR_MS);
       channel.expiryTimer.unref();
+      return;
     }
+    // Its last viewer may have left while the read was under way.
+    if (this.channels.get(channelName) !== channel) return;
+    if (!entry) {
+      this.endChannel(channelName, goneReason);
+      return;
+    }
+    const current = frameOfStored(entry.value);
+    if (!channel.latest || channel.latest.version < current.version) {
+      const frame = new Frame(current.svg, current.version);
+      channel.latest = frame;
+      for (const viewer of channel.viewers) viewer.offer(frame);
+    }
+    this.watchExpiry(channelName, channel, entry.expiresAt, RECHECK_MS);
   }
 }
