@@ -3,7 +3,9 @@ import fastifyRedis from '@fastify/redis';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { Eta } from 'eta';
+import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
 import openapiGlue from 'fastify-openapi-glue';
 import type { OperationHandlers } from '../generated/handlers.js';
 import type { Config, TrustProxy } from './config.js';
@@ -16,6 +18,7 @@ import { SessionService } from './domain/sessions/session-service.js';
 import { StreamHub } from './domain/streaming/hub.js';
 import type { AppContext } from './http/context.js';
 import { answerClientError, answerFrameworkError, installErrorHandling } from './http/errors.js';
+import { limitSecureServer, readTlsFiles } from './http/http2.js';
 import { ROUTER_OPTIONS } from './http/method-not-allowed.js';
 import { authHandlers } from './http/handlers/auth.js';
 import { opsHandlers } from './http/handlers/ops.js';
@@ -68,33 +71,67 @@ export interface BuildOptions {
   store?: Store;
 }
 
-export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({
+/** The service: plain HTTP/1.1, or with TLS_CERT_FILE/TLS_KEY_FILE, HTTPS speaking HTTP/2 and HTTP/1.1 (SPEC section 4). */
+export type App = FastifyInstance | FastifyInstance<Http2SecureServer, Http2ServerRequest, Http2ServerResponse>;
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
+  // Node refuses a headers timeout longer than the request timeout.
+  const headersTimeout = Math.min(config.HEADERS_TIMEOUT_MS, config.REQUEST_TIMEOUT_MS);
+  const http1Deadlines = {
+    headersTimeout,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    // Node enforces both deadlines only at this interval (30 s by default), which
+    // would let a trickling client hold its socket three times as long as allowed.
+    // Each check walks only connections with an unfinished request, not streams.
+    connectionsCheckingInterval: Math.min(1_000, Math.ceil(config.HEADERS_TIMEOUT_MS / 4)),
+  };
+  const serverOptions = {
     logger: { level: config.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: true,
-    forceCloseConnections: 'idle',
+    forceCloseConnections: 'idle' as const,
     trustProxy: trustProxyOption(config.TRUST_PROXY),
     // Slow clients (SPEC section 9): headers and body each have a deadline, idle
     // keep-alive connections close. Node's requestTimeout covers receiving the
     // request only, so a stream, whose request is complete, is never cut by it.
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
-    http: {
-      // Node refuses a headers timeout longer than the request timeout.
-      headersTimeout: Math.min(config.HEADERS_TIMEOUT_MS, config.REQUEST_TIMEOUT_MS),
-      requestTimeout: config.REQUEST_TIMEOUT_MS,
-      // Node enforces both deadlines only at this interval (30 s by default), which
-      // would let a trickling client hold its socket three times as long as allowed.
-      // Each check walks only connections with an unfinished request, not streams.
-      connectionsCheckingInterval: Math.min(1_000, Math.ceil(config.HEADERS_TIMEOUT_MS / 4)),
-    },
     routerOptions: ROUTER_OPTIONS,
     // Fastify's own answers for these (414 with the URL echoed, FST_ codes,
     // bodies without `code`) would break the contract's Error shape.
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,
-  });
+  };
+  // Fastify types a plugin's instance apart from the server under it, so the
+  // routes, hooks and handlers are one piece of code for both servers; only the
+  // stream code touches the raw response (src/http/live-image.ts handles both).
+  const service = fastifyPlugin(async (app: FastifyInstance) => assemble(app, config, options));
+
+  const tls = await readTlsFiles(config.TLS_CERT_FILE, config.TLS_KEY_FILE);
+  if (tls) {
+    const app = Fastify({
+      ...serverOptions,
+      http2: true,
+      https: { allowHTTP1: true, cert: tls.cert, key: tls.key },
+      // Fastify's session timeout would close a connection carrying a quiet live image; limitSecureServer closes idle ones instead.
+      http2SessionTimeout: 0,
+    });
+    const sessions = limitSecureServer(app.server, {
+      http1: { ...http1Deadlines, keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS },
+      requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+      idleSessionMs: config.KEEP_ALIVE_TIMEOUT_MS,
+    });
+    await app.register(service);
+    // Registered after the service's own preClose, which ends the streams first.
+    app.addHook('preClose', async () => sessions.closeSessions());
+    return app;
+  }
+  const app = Fastify({ ...serverOptions, http: http1Deadlines });
+  await app.register(service);
+  return app;
+}
+
+async function assemble(app: FastifyInstance, config: Config, options: BuildOptions): Promise<void> {
   app.setValidatorCompiler(createValidatorCompiler());
   // Every request body in the contract is JSON. The media types the contract only
   // *returns* get a parser that refuses them (415): a text/plain body would
@@ -171,5 +208,4 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await renderer.close();
     if (ownsStore) await closingStore.close();
   });
-  return app;
 }

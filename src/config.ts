@@ -1,4 +1,6 @@
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { envSchema } from 'env-schema';
 
 /**
@@ -31,6 +33,9 @@ export interface Config {
   REQUEST_TIMEOUT_MS: number;
   KEEP_ALIVE_TIMEOUT_MS: number;
   TRUST_PROXY: TrustProxy;
+  /** PEM certificate chain and private key: both set means HTTPS with HTTP/2 (and HTTP/1.1 for older clients). */
+  TLS_CERT_FILE?: string;
+  TLS_KEY_FILE?: string;
 }
 
 type RawConfig = Omit<Config, 'TRUST_PROXY'> & { TRUST_PROXY: string };
@@ -61,6 +66,8 @@ const schema = {
     REQUEST_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600_000, default: 30_000 },
     KEEP_ALIVE_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600_000, default: 5_000 },
     TRUST_PROXY: { type: 'string', default: 'false' },
+    TLS_CERT_FILE: { type: 'string', minLength: 1 },
+    TLS_KEY_FILE: { type: 'string', minLength: 1 },
   },
 } as const;
 
@@ -97,8 +104,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, dotenv = true):
   const data = { ...env };
   // An empty REDIS_URL means "not set", the usual shell idiom.
   if (data.REDIS_URL === '') delete data.REDIS_URL;
+  // Empty means unset here too, so `TLS_CERT_FILE= TLS_KEY_FILE=` is plain HTTP.
+  if (data.TLS_CERT_FILE === '') delete data.TLS_CERT_FILE;
+  if (data.TLS_KEY_FILE === '') delete data.TLS_KEY_FILE;
   const raw = envSchema<RawConfig>({ schema, data, dotenv });
+  checkTls(raw.TLS_CERT_FILE, raw.TLS_KEY_FILE);
   return { ...raw, TRUST_PROXY: parseTrustProxy(raw.TRUST_PROXY) };
+}
+
+/**
+ * TLS_CERT_FILE and TLS_KEY_FILE come as a pair. Checked at start, so a typo
+ * or a key that does not match its certificate stops the process with the
+ * variable named, instead of a service that starts and fails every handshake.
+ */
+function checkTls(certFile: string | undefined, keyFile: string | undefined): void {
+  if (certFile === undefined && keyFile === undefined) return;
+  if (certFile === undefined || keyFile === undefined) {
+    throw new Error('TLS_CERT_FILE and TLS_KEY_FILE must be set together (both for HTTPS with HTTP/2, neither for plain HTTP)');
+  }
+  const files = { TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile };
+  for (const [name, file] of Object.entries(files)) {
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (err) {
+      throw new Error(`${name}: cannot read ${file} (${err instanceof Error && 'code' in err ? String(err.code) : 'unreadable'})`);
+    }
+  }
+  try {
+    createSecureContext({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
+  } catch (err) {
+    throw new Error(`TLS_CERT_FILE / TLS_KEY_FILE: not a usable PEM certificate and matching private key (${err instanceof Error ? err.message : String(err)})`);
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RawServerBase, RouteGenericInterface } from 'fastify';
 import type { components } from '../../generated/types.js';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
 import { StoreFullError, StoreUnavailableError } from '../store/errors.js';
@@ -100,7 +100,8 @@ function bearerChallenge(code: ErrorCode, authorization: string | undefined): st
   return bare;
 }
 
-function sendError(reply: FastifyReply, status: number, body: ErrorBody): FastifyReply {
+// Generic over the server: frameworkErrors is an option of the root instance, plain HTTP or HTTP/2 (src/app.ts).
+function sendError<S extends RawServerBase>(reply: FastifyReply<RouteGenericInterface, S>, status: number, body: ErrorBody): FastifyReply<RouteGenericInterface, S> {
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
@@ -110,7 +111,11 @@ function sendError(reply: FastifyReply, status: number, body: ErrorBody): Fastif
  * length limit. Both are a bad identifier to the client, so 400
  * validation_failed without echoing the URL back.
  */
-export function answerFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+export function answerFrameworkError<S extends RawServerBase>(
+  err: FastifyError,
+  request: FastifyRequest<RouteGenericInterface, S>,
+  reply: FastifyReply<RouteGenericInterface, S>,
+): void {
   request.log.info({ code: 'validation_failed', reason: err.code }, 'request rejected');
   void sendError(reply, 400, { error: 'the URL is not valid: a path segment is malformed or too long', code: 'validation_failed' });
 }

@@ -1,8 +1,10 @@
+import type { ServerResponse } from 'node:http';
+import { Http2ServerResponse } from 'node:http2';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HIJACKED, type Hijacked } from '../../generated/handlers.js';
 import { sessionKey, sessionPath, type SessionRef } from '../domain/ids.js';
 import { Frame, STREAM_CONTENT_TYPE } from '../domain/streaming/multipart.js';
-import { Viewer } from '../domain/streaming/viewer.js';
+import { Viewer, type FrameSink } from '../domain/streaming/viewer.js';
 import type { AppContext } from './context.js';
 import { ANY_ORIGIN_HEADERS } from './public-reads.js';
 
@@ -26,6 +28,49 @@ function isNavigation(request: FastifyRequest): boolean {
 
 type Redirect = { status: 307; body: undefined; headers: Record<string, string> };
 
+/**
+ * What reply.raw is at run time. Handlers are typed for Fastify's default
+ * HTTP/1.1 server, but with TLS configured (src/app.ts) a request that came
+ * over HTTP/2 has an Http2ServerResponse.
+ */
+type RawResponse = ServerResponse | Http2ServerResponse;
+
+function rawResponse(reply: FastifyReply): RawResponse {
+  return reply.raw;
+}
+
+/** A long-lived response under way: bytes for a Viewer, and its end. */
+export interface OpenResponse extends FrameSink {
+  onClose(listener: () => void): void;
+}
+
+/**
+ * Sends a long-lived response's head. Over HTTP/1.1 it says `connection:
+ * keep-alive` (the original's byte-exact head); HTTP/2 forbids
+ * connection-specific headers (RFC 9113 section 8.2.2) and needs none.
+ */
+export function openResponse(res: RawResponse, headers: Record<string, string>): OpenResponse {
+  if (res instanceof Http2ServerResponse) {
+    res.writeHead(200, headers);
+    const stream = res.stream;
+    return {
+      write: (chunk) => res.write(chunk),
+      end: (chunk) => (chunk ? res.end(chunk) : res.end()),
+      once: (event, listener) => res.once(event, listener),
+      // Node's types omit these on Http2ServerResponse; its stream holds the same state.
+      get writableEnded() {
+        return stream.writableEnded;
+      },
+      get destroyed() {
+        return stream.destroyed;
+      },
+      onClose: (listener) => void res.on('close', listener),
+    };
+  }
+  res.writeHead(200, { ...headers, connection: 'keep-alive' });
+  return Object.assign(res, { onClose: (listener: () => void) => void res.on('close', listener) });
+}
+
 /** GET /stream/...: the live multipart image (SPEC section 4). */
 export async function openStream(
   ctx: AppContext,
@@ -39,12 +84,10 @@ export async function openStream(
     return { status: 307, body: undefined, headers: { location: `/session/${sessionPath(ref)}` } };
   }
   reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
+  const res = openResponse(rawResponse(reply), {
     'content-type': STREAM_CONTENT_TYPE,
     'cache-control': 'no-cache, no-store',
     'x-accel-buffering': 'no',
-    connection: 'keep-alive',
     ...SVG_DOCUMENT_HEADERS,
     ...ANY_ORIGIN_HEADERS,
   });
@@ -58,7 +101,7 @@ export async function openStream(
   // No child logger per stream: at 10,000 streams its bindings would cost memory for nothing.
   const log = request.log;
   log.info({ channel }, 'stream opened');
-  res.on('close', () => {
+  res.onClose(() => {
     viewer.detach();
     ctx.hub.leave(channel, viewer);
     log.info({ channel }, 'stream closed');

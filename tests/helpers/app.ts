@@ -1,12 +1,12 @@
 import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/app.js';
+import { Server as TlsServer } from 'node:tls';
+import { buildApp, type App } from '../../src/app.js';
 import { testConfig, type Config } from '../../src/config.js';
 import type { Store } from '../../src/store/store.js';
 import { apiClient } from './contract.js';
 
 export interface RunningApp {
-  app: FastifyInstance;
+  app: App;
   baseUrl: string;
   port: number;
   api: ReturnType<typeof apiClient>;
@@ -18,6 +18,7 @@ export async function startApp(options: { store?: Store; config?: Partial<Config
   const app = await buildApp(testConfig(options.config), { store: options.store });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const scheme = app.server instanceof TlsServer ? 'https' : 'http';
+  const baseUrl = `${scheme}://127.0.0.1:${port}`;
   return { app, baseUrl, port, api: apiClient(baseUrl), close: () => app.close() };
 }

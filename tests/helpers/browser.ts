@@ -16,9 +16,10 @@ export function chromiumAvailable(): boolean {
   throw new Error(`${CHROMIUM} is missing: install it (make test does) or set SKIP_BROWSER=1 to skip the browser tests`);
 }
 
-export function launchChromium(): Promise<Browser> {
+/** `extraArgs`, e.g. `--ignore-certificate-errors` for a test's self-signed certificate. */
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', ...extraArgs],
   });
 }
