@@ -1,6 +1,6 @@
 /**
  * Bundles the browser client (src/web/client) with esbuild into dist/web/app.js,
- * served at /assets/app.js. Run by `npm run build` (so by `npm start`) and by the test setup.
+ * served at /assets/app.js. Run by `npm run build` (so at install time, by npm's `prepare`) and by the test setup.
  */
 import path from 'node:path';
 import { build } from 'esbuild';
