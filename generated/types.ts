@@ -581,6 +581,21 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description The session has changed since the version named in `If-Match` (`precondition_failed`): someone else wrote it in between. Nothing was changed; read the session again (its new `ETag`) and decide. */
+        PreconditionFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "the session has changed since the version named in If-Match; read it again (its new ETag) and decide",
+                 *       "code": "precondition_failed"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description A path or query parameter breaks the contract (a bad identifier, a `keep_alive` out of range). */
         PublicReadBadRequest: {
             headers: {
@@ -691,6 +706,11 @@ export interface components {
         AsBot: boolean;
         /** @description Send every part twice in one write so browsers show it at once. Turn off for clients that parse parts. */
         DoubleFrame: boolean;
+        /**
+         * @description Write only over this version of the session: its `ETag` as last read (from a GET of the session, the answer to a write, or the data feed's `etag`), or a comma-separated list of such tags. When the session has changed since, the answer is 412 `precondition_failed` and nothing changes. `*` matches any version. Without this header the last write wins.
+         * @example "mcq3k2x1-9Vd2bQxR"
+         */
+        IfMatch: string;
         IfNoneMatch: string;
         /** @description Milliseconds between repeats of the current frame. */
         KeepAlive: number;
@@ -703,6 +723,11 @@ export interface components {
         AccessControlAllowOrigin: "*";
         /** @description Strong validator of the frame's bytes. */
         ETag: string;
+        /**
+         * @description Strong validator naming this version of the session; it changes on every write, even one that changes nothing else. Send it back in `If-Match` to write only over this version.
+         * @example "mcq3k2x1-9Vd2bQxR"
+         */
+        SessionETag: string;
     };
     pathItems: never;
 }
@@ -812,6 +837,7 @@ export interface operations {
             /** @description The session. */
             200: {
                 headers: {
+                    ETag: components["headers"]["SessionETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -827,7 +853,13 @@ export interface operations {
     updatePublicSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Write only over this version of the session: its `ETag` as last read (from a GET of the session, the answer to a write, or the data feed's `etag`), or a comma-separated list of such tags. When the session has changed since, the answer is 412 `precondition_failed` and nothing changes. `*` matches any version. Without this header the last write wins.
+                 * @example "mcq3k2x1-9Vd2bQxR"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 session_id: components["parameters"]["SessionId"];
             };
@@ -839,9 +871,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Updated. */
+            /** @description Updated. `ETag` names the version just written. */
             200: {
                 headers: {
+                    ETag: components["headers"]["SessionETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -850,6 +883,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
@@ -909,6 +943,7 @@ export interface operations {
             /** @description The session. */
             200: {
                 headers: {
+                    ETag: components["headers"]["SessionETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -924,7 +959,13 @@ export interface operations {
     updateUserSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Write only over this version of the session: its `ETag` as last read (from a GET of the session, the answer to a write, or the data feed's `etag`), or a comma-separated list of such tags. When the session has changed since, the answer is 412 `precondition_failed` and nothing changes. `*` matches any version. Without this header the last write wins.
+                 * @example "mcq3k2x1-9Vd2bQxR"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 session_id: components["parameters"]["SessionId"];
                 user_id: components["parameters"]["UserId"];
@@ -937,9 +978,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Updated. */
+            /** @description Updated. `ETag` names the version just written. */
             204: {
                 headers: {
+                    ETag: components["headers"]["SessionETag"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -948,6 +990,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
@@ -959,7 +1002,13 @@ export interface operations {
     deleteUserSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Write only over this version of the session: its `ETag` as last read (from a GET of the session, the answer to a write, or the data feed's `etag`), or a comma-separated list of such tags. When the session has changed since, the answer is 412 `precondition_failed` and nothing changes. `*` matches any version. Without this header the last write wins.
+                 * @example "mcq3k2x1-9Vd2bQxR"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 session_id: components["parameters"]["SessionId"];
                 user_id: components["parameters"]["UserId"];
@@ -979,6 +1028,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];

@@ -1,5 +1,5 @@
 import { StoreFullError } from './errors.js';
-import type { IndexEntry, MessageListener, Store, StoredEntry } from './store.js';
+import type { ConditionalReplace, IndexEntry, MessageListener, Store, StoredEntry } from './store.js';
 
 /**
  * In-process store for a zero-configuration start: one instance, lost on
@@ -88,6 +88,25 @@ export class EmbeddedStore implements Store {
     const next = { value, expiresAt: expiresAt === undefined ? current.expiresAt : expiresAt };
     this.setEntry(key, next);
     return { ...next };
+  }
+
+  // Synchronous from the comparison to the write: nothing else can run in between.
+  async replaceIfUnchanged(key: string, expected: string, value: string, expiresAt?: number): Promise<ConditionalReplace> {
+    const current = this.live(key);
+    if (!current) return { outcome: 'missing' };
+    if (current.value !== expected) return { outcome: 'changed' };
+    this.admit(key, value);
+    const entry = { value, expiresAt: expiresAt === undefined ? current.expiresAt : expiresAt };
+    this.setEntry(key, entry);
+    return { outcome: 'replaced', entry: { ...entry } };
+  }
+
+  async deleteIfUnchanged(key: string, expected: string): Promise<'deleted' | 'changed' | 'missing'> {
+    const current = this.live(key);
+    if (!current) return 'missing';
+    if (current.value !== expected) return 'changed';
+    this.dropEntry(key);
+    return 'deleted';
   }
 
   async delete(key: string): Promise<boolean> {

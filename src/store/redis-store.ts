@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from './errors.js';
-import type { IndexEntry, MessageListener, Store, StoredEntry } from './store.js';
+import type { ConditionalReplace, IndexEntry, MessageListener, Store, StoredEntry } from './store.js';
 
 /** ioredis rejects a command with exactly this when `commandTimeout` passes without a reply. */
 function isTimeout(err: unknown): boolean {
@@ -43,6 +43,32 @@ const DECREMENT_IF_POSITIVE = `
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 if count <= 0 then return 0 end
 return redis.call('DECR', KEYS[1])
+`;
+
+/**
+ * Optimistic concurrency: compare with the value as the caller read it and
+ * write in one script, which Redis runs with no other command in between,
+ * whichever instance sent it. Full values are compared, not a version field,
+ * so the store stays ignorant of what it holds.
+ */
+const REPLACE_IF_UNCHANGED = `
+local current = redis.call('GET', KEYS[1])
+if not current then return {'missing'} end
+if current ~= ARGV[1] then return {'changed'} end
+if ARGV[3] == '' then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+end
+return {'replaced', redis.call('PEXPIRETIME', KEYS[1])}
+`;
+
+const DELETE_IF_UNCHANGED = `
+local current = redis.call('GET', KEYS[1])
+if not current then return 'missing' end
+if current ~= ARGV[1] then return 'changed' end
+redis.call('DEL', KEYS[1])
+return 'deleted'
 `;
 
 /**
@@ -182,6 +208,24 @@ export class RedisStore implements Store {
       const result = await tx.call('PEXPIRETIME', key).exec();
       if (result?.[0]?.[1] !== 'OK') return null;
       return { value, expiresAt: expiresAtFrom(result[1]?.[1] as number) };
+    });
+  }
+
+  replaceIfUnchanged(key: string, expected: string, value: string, expiresAt?: number): Promise<ConditionalReplace> {
+    return this.guard(async () => {
+      const reply = await this.client.eval(REPLACE_IF_UNCHANGED, 1, key, expected, value, expiresAt === undefined ? '' : String(expiresAt));
+      const [outcome, pexpiretime] = Array.isArray(reply) ? (reply as unknown[]) : [];
+      if (outcome === 'replaced') return { outcome, entry: { value, expiresAt: expiresAtFrom(Number(pexpiretime)) } };
+      if (outcome === 'changed' || outcome === 'missing') return { outcome };
+      throw new Error(`unexpected reply to the conditional replace: ${JSON.stringify(reply)}`);
+    });
+  }
+
+  deleteIfUnchanged(key: string, expected: string): Promise<'deleted' | 'changed' | 'missing'> {
+    return this.guard(async () => {
+      const reply = await this.client.eval(DELETE_IF_UNCHANGED, 1, key, expected);
+      if (reply === 'deleted' || reply === 'changed' || reply === 'missing') return reply;
+      throw new Error(`unexpected reply to the conditional delete: ${JSON.stringify(reply)}`);
     });
   }
 

@@ -17,6 +17,9 @@ export interface IndexEntry {
 
 export type MessageListener = (channel: string, message: string) => void;
 
+/** What a conditional replace did: `changed` and `missing` wrote nothing. */
+export type ConditionalReplace = { outcome: 'replaced'; entry: StoredEntry } | { outcome: 'changed' } | { outcome: 'missing' };
+
 export interface Store {
   readonly kind: 'redis' | 'embedded';
   get(key: string): Promise<StoredEntry | null>;
@@ -30,6 +33,15 @@ export interface Store {
    * is given. Returns the entry as stored, or null when the key did not exist.
    */
   replace(key: string, value: string, expiresAt?: number): Promise<StoredEntry | null>;
+  /**
+   * Like replace, but only while the key still holds `expected` exactly (the
+   * value as the caller read it): the comparison and the write are one step
+   * that no other writer, in this process or another, can come between.
+   * Optimistic concurrency (If-Match) rests on this.
+   */
+  replaceIfUnchanged(key: string, expected: string, value: string, expiresAt?: number): Promise<ConditionalReplace>;
+  /** Deletes the key only while it still holds `expected` exactly, in one step like replaceIfUnchanged. */
+  deleteIfUnchanged(key: string, expected: string): Promise<'deleted' | 'changed' | 'missing'>;
   delete(key: string): Promise<boolean>;
   /** Sets the key whether or not it exists, without expiry (admin writes such as key rotation). */
   put(key: string, value: string): Promise<void>;

@@ -107,7 +107,7 @@ describeEachStore('public session API', (variant) => {
     expect(read.body).toEqual({ session_id: id, template: TEMPLATE, args: { a: 2 } });
     if (variant.redis()) {
       const stored = JSON.parse((await variant.redis()!.client.get(`session:${id}`))!);
-      expect(Object.keys(stored).sort()).toEqual(['args', 'createdAt', 'etag', 'svg', 'template', 'updatedAt']);
+      expect(Object.keys(stored).sort()).toEqual(['args', 'createdAt', 'etag', 'revision', 'svg', 'template', 'updatedAt']);
     }
   });
 

@@ -238,6 +238,41 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
       expect(await store.indexPage(k, order.length + 5)).toEqual(order);
     });
 
+    it('When replaced only if unchanged, then the value as read is replaced (keeping or setting the TTL), any other writes nothing, a missing key is told apart', async () => {
+      const k = key();
+      const expiresAt = Date.now() + 60_000;
+      await store.create(k, 'v1', expiresAt);
+      expect(await store.replaceIfUnchanged(k, 'v1', 'v2')).toEqual({ outcome: 'replaced', entry: { value: 'v2', expiresAt } });
+      expect(await store.replaceIfUnchanged(k, 'v1', 'v3', Date.now() + 1000)).toEqual({ outcome: 'changed' });
+      expect(await store.get(k)).toEqual({ value: 'v2', expiresAt });
+      const later = Date.now() + 3_600_000;
+      expect(await store.replaceIfUnchanged(k, 'v2', 'v4', later)).toEqual({ outcome: 'replaced', entry: { value: 'v4', expiresAt: later } });
+      expect(await store.get(k)).toEqual({ value: 'v4', expiresAt: later });
+      const missing = key();
+      expect(await store.replaceIfUnchanged(missing, 'v1', 'v2')).toEqual({ outcome: 'missing' });
+      expect(await store.get(missing)).toBeNull();
+    });
+
+    it('When deleted only if unchanged, then the value as read is deleted, any other stays, a missing key is told apart', async () => {
+      const k = key();
+      await store.create(k, 'v1', Date.now() + 60_000);
+      expect(await store.deleteIfUnchanged(k, 'v0')).toBe('changed');
+      expect((await store.get(k))?.value).toBe('v1');
+      expect(await store.deleteIfUnchanged(k, 'v1')).toBe('deleted');
+      expect(await store.get(k)).toBeNull();
+      expect(await store.deleteIfUnchanged(k, 'v1')).toBe('missing');
+    });
+
+    it('When conditional writers race from the same read, then exactly one of them wins', async () => {
+      const k = key();
+      await store.create(k, 'read', Date.now() + 60_000);
+      const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => store.replaceIfUnchanged(k, 'read', `writer ${i}`)));
+      const winners = outcomes.flatMap((o, i) => (o.outcome === 'replaced' ? [i] : []));
+      expect(winners).toHaveLength(1);
+      expect(outcomes.filter((o) => o.outcome === 'changed')).toHaveLength(19);
+      expect((await store.get(k))?.value).toBe(`writer ${winners[0]}`);
+    });
+
     it('When pinged, then it answers', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

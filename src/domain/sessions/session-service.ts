@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { DomainError } from '../errors.js';
 import { sessionKey, userRef, type SessionRef } from '../ids.js';
 import type { Renderer } from '../render/renderer.js';
 import { encodeStreamEvent } from '../streaming/events.js';
-import type { Store } from '../../store/store.js';
+import type { Store, StoredEntry } from '../../store/store.js';
 
 export type Args = Record<string, unknown>;
 
@@ -14,6 +15,12 @@ interface SessionRecord {
   etag: string;
   createdAt: number;
   updatedAt: number;
+  /**
+   * Names this version of the session, new on every write even when nothing
+   * else changes (updatedAt alone could repeat across racing writers on
+   * instances with different clocks). Its ETag is what If-Match compares.
+   */
+  revision: string;
 }
 
 export interface SessionSnapshot extends SessionRecord {
@@ -32,6 +39,31 @@ export interface UpdateSession {
   template?: string;
   /** When absent the session keeps its remaining time to live. */
   ttlSeconds?: number;
+}
+
+/**
+ * If-Match as the domain takes it: a write goes through only while the
+ * session's ETag is one of these. Absent: no condition (last write wins).
+ */
+export interface WriteCondition {
+  ifMatch?: readonly string[];
+}
+
+/** The session's strong ETag (RFC 9110): its revision, quoted. */
+export function sessionEtag(session: Pick<SessionRecord, 'revision'>): string {
+  return `"${session.revision}"`;
+}
+
+function newRevision(updatedAt: number): string {
+  return `${updatedAt.toString(36)}-${randomBytes(6).toString('base64url')}`;
+}
+
+function notFound(): DomainError {
+  return new DomainError('not_found', 'no such session, or it has expired');
+}
+
+function changedSince(): DomainError {
+  return new DomainError('precondition_failed', 'the session has changed since the version named in If-Match; read it again (its new ETag) and decide');
 }
 
 /** Per-user index of session ids scored by creation time (SPEC: user:{user_id}:sessions). */
@@ -67,7 +99,10 @@ export function listingBudget(limit: number): number {
 }
 
 function decode(ref: SessionRef, value: string, expiresAt: number | null): SessionSnapshot {
-  return { ...(JSON.parse(value) as SessionRecord), ref, expiresAt };
+  const record = JSON.parse(value) as Omit<SessionRecord, 'revision'> & Partial<Pick<SessionRecord, 'revision'>>;
+  // Stored before sessions had revisions: named after their last write, which stays until the next.
+  const revision = record.revision ?? `u${record.updatedAt.toString(36)}`;
+  return { ...record, revision, ref, expiresAt };
 }
 
 /**
@@ -81,8 +116,8 @@ export function frameOfStored(value: string): { svg: string; version: number } {
 }
 
 function encode(record: SessionRecord): string {
-  const { template, args, svg, etag, createdAt, updatedAt } = record;
-  return JSON.stringify({ template, args, svg, etag, createdAt, updatedAt });
+  const { template, args, svg, etag, createdAt, updatedAt, revision } = record;
+  return JSON.stringify({ template, args, svg, etag, createdAt, updatedAt, revision });
 }
 
 export interface SessionLimits {
@@ -117,7 +152,7 @@ export class SessionService {
     const key = sessionKey(ref);
     const frame = await this.renderer.render(input.template, input.args);
     const at = this.now();
-    const record: SessionRecord = { template: input.template, args: input.args, ...frame, createdAt: at, updatedAt: at };
+    const record: SessionRecord = { template: input.template, args: input.args, ...frame, createdAt: at, updatedAt: at, revision: newRevision(at) };
     const expiresAt = at + input.ttlSeconds * 1000;
     if (!(await this.store.create(key, encode(record), expiresAt))) {
       throw new DomainError('conflict', 'a session with this id already exists');
@@ -154,20 +189,40 @@ export class SessionService {
 
   async get(ref: SessionRef): Promise<SessionSnapshot> {
     const session = await this.find(ref);
-    if (!session) throw new DomainError('not_found', 'no such session, or it has expired');
+    if (!session) throw notFound();
     return session;
   }
 
-  async update(ref: SessionRef, input: UpdateSession): Promise<SessionSnapshot> {
-    const current = await this.get(ref);
+  /**
+   * With `ifMatch`, the write goes through only over the version it names:
+   * checked before rendering (RFC 9110 section 13.2.2: preconditions come
+   * before the request's content is worked on, so a stale write costs no
+   * render), and again by the store in the write itself, since another writer
+   * may have come in while this one rendered.
+   */
+  async update(ref: SessionRef, input: UpdateSession, condition: WriteCondition = {}): Promise<SessionSnapshot> {
+    const key = sessionKey(ref);
+    const entry = await this.store.get(key);
+    if (!entry) throw notFound();
+    const current = decode(ref, entry.value, entry.expiresAt);
+    const { ifMatch } = condition;
+    if (ifMatch && !ifMatch.includes(sessionEtag(current))) throw changedSince();
     const template = input.template ?? current.template;
     const frame = await this.renderer.render(template, input.args);
     // Strictly increasing, so viewers can drop a frame older than one they showed.
     const updatedAt = Math.max(this.now(), current.updatedAt + 1);
-    const record: SessionRecord = { template, args: input.args, ...frame, createdAt: current.createdAt, updatedAt };
-    const key = sessionKey(ref);
-    const stored = await this.store.replace(key, encode(record), input.ttlSeconds === undefined ? undefined : updatedAt + input.ttlSeconds * 1000);
-    if (!stored) throw new DomainError('not_found', 'no such session, or it has expired');
+    const record: SessionRecord = { template, args: input.args, ...frame, createdAt: current.createdAt, updatedAt, revision: newRevision(updatedAt) };
+    const value = encode(record);
+    const expiresAt = input.ttlSeconds === undefined ? undefined : updatedAt + input.ttlSeconds * 1000;
+    let stored: StoredEntry | null;
+    if (ifMatch) {
+      const written = await this.store.replaceIfUnchanged(key, entry.value, value, expiresAt);
+      if (written.outcome === 'changed') throw changedSince();
+      stored = written.outcome === 'replaced' ? written.entry : null;
+    } else {
+      stored = await this.store.replace(key, value, expiresAt);
+    }
+    if (!stored) throw notFound();
     await this.store.publish(
       key,
       encodeStreamEvent({ type: 'frame', svg: frame.svg, etag: frame.etag, version: updatedAt, expiresAt: stored.expiresAt }),
@@ -175,11 +230,22 @@ export class SessionService {
     return { ...record, ref, expiresAt: stored.expiresAt };
   }
 
-  async delete(ref: SessionRef): Promise<void> {
+  /** With `ifMatch`, deletes only the version it names, in one step with the check (as update). */
+  async delete(ref: SessionRef, condition: WriteCondition = {}): Promise<void> {
     const key = sessionKey(ref);
-    const existed = await this.store.delete(key);
+    const { ifMatch } = condition;
+    let outcome: 'deleted' | 'changed' | 'missing';
+    if (ifMatch) {
+      const entry = await this.store.get(key);
+      if (!entry) outcome = 'missing';
+      else if (!ifMatch.includes(sessionEtag(decode(ref, entry.value, entry.expiresAt)))) outcome = 'changed';
+      else outcome = await this.store.deleteIfUnchanged(key, entry.value);
+    } else {
+      outcome = (await this.store.delete(key)) ? 'deleted' : 'missing';
+    }
+    if (outcome === 'changed') throw changedSince();
     if (ref.kind === 'user') await this.store.indexRemove(userIndexKey(ref.userId), [ref.sessionId]);
-    if (!existed) throw new DomainError('not_found', 'no such session, or it has expired');
+    if (outcome === 'missing') throw notFound();
     await this.store.publish(key, encodeStreamEvent({ type: 'end' }));
   }
 

@@ -1,8 +1,10 @@
 import type { OperationHandlers } from '../../../generated/handlers.js';
 import { publicRef } from '../../domain/ids.js';
 import { boundedTtl, parseDuration } from '../../domain/sessions/duration.js';
+import { sessionEtag } from '../../domain/sessions/session-service.js';
 import type { AppContext } from '../context.js';
 import { currentFrame, openStream } from '../live-image.js';
+import { ifMatchTags } from '../preconditions.js';
 
 type PublicSessionHandlers = Pick<
   OperationHandlers,
@@ -24,13 +26,14 @@ export function publicSessionHandlers(ctx: AppContext): PublicSessionHandlers {
     async getPublicSession(request) {
       const { session_id } = request.params;
       const session = await ctx.sessions.get(publicRef(session_id));
-      return { status: 200, body: { session_id, template: session.template, args: session.args } };
+      return { status: 200, body: { session_id, template: session.template, args: session.args }, headers: { etag: sessionEtag(session) } };
     },
 
     async updatePublicSession(request) {
       const { session_id } = request.params;
-      await ctx.sessions.update(publicRef(session_id), { args: request.body.args });
-      return { status: 200, body: { session_id } };
+      const ifMatch = ifMatchTags(request.headers['if-match']);
+      const session = await ctx.sessions.update(publicRef(session_id), { args: request.body.args }, { ifMatch });
+      return { status: 200, body: { session_id }, headers: { etag: sessionEtag(session) } };
     },
 
     async streamPublicSession(request, reply) {

@@ -1,9 +1,10 @@
 import type { OperationHandlers } from '../../../generated/handlers.js';
 import { sessionPath, userRef } from '../../domain/ids.js';
 import { boundedTtl } from '../../domain/sessions/duration.js';
-import type { SessionSnapshot } from '../../domain/sessions/session-service.js';
+import { sessionEtag, type SessionSnapshot } from '../../domain/sessions/session-service.js';
 import type { AppContext } from '../context.js';
 import { currentFrame, openStream } from '../live-image.js';
+import { ifMatchTags } from '../preconditions.js';
 
 type UserSessionHandlers = Pick<
   OperationHandlers,
@@ -45,19 +46,24 @@ export function userSessionHandlers(ctx: AppContext): UserSessionHandlers {
     async getUserSession(request) {
       const { user_id, session_id } = request.params;
       const session = await ctx.sessions.get(userRef(user_id, session_id));
-      return { status: 200, body: { user_id, template: session.template, args: session.args, ...summary(session, Date.now()) } };
+      return {
+        status: 200,
+        body: { user_id, template: session.template, args: session.args, ...summary(session, Date.now()) },
+        headers: { etag: sessionEtag(session) },
+      };
     },
 
     async updateUserSession(request) {
       const { user_id, session_id } = request.params;
       const { args, template, expire_seconds } = request.body;
-      await ctx.sessions.update(userRef(user_id, session_id), { args, template, ttlSeconds: expire_seconds });
-      return { status: 204, body: undefined };
+      const ifMatch = ifMatchTags(request.headers['if-match']);
+      const session = await ctx.sessions.update(userRef(user_id, session_id), { args, template, ttlSeconds: expire_seconds }, { ifMatch });
+      return { status: 204, body: undefined, headers: { etag: sessionEtag(session) } };
     },
 
     async deleteUserSession(request) {
       const { user_id, session_id } = request.params;
-      await ctx.sessions.delete(userRef(user_id, session_id));
+      await ctx.sessions.delete(userRef(user_id, session_id), { ifMatch: ifMatchTags(request.headers['if-match']) });
       return { status: 204, body: undefined };
     },
 
