@@ -20,7 +20,7 @@ function randomValue(rand: () => number, depth = 0): unknown {
     case 2: return Math.floor(rand() * 2 ** 40) * (rand() < 0.5 ? -1 : 1);
     case 3: return rand() * 1e6;
     case 4: return ODD_STRINGS[Math.floor(rand() * ODD_STRINGS.length)];
-    case 5: return 'v' + Math.floor(rand() * 1000);
+    case 5: return `v${Math.floor(rand() * 1000)}`;
     case 6: return Array.from({ length: Math.floor(rand() * 4) }, () => randomValue(rand, depth + 1));
     default: {
       const keys = ['session_id', 'template', 'args', 'expire', 'expire_seconds', 'user_id', 'password', 'ttl_seconds', 'extra', '__proto__'];

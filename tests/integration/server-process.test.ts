@@ -19,11 +19,11 @@ function startServer(env: Record<string, string>) {
   children.push(child);
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const listening = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', () => stdout.includes('Server listening') && resolve());
+    child.stdout.on('data', () => stdout.includes('Server listening') && resolve());
     void exited.then((code) => reject(new Error(`server exited with ${code}: ${stderr}${stdout}`)));
   });
   // Only some tests wait for listening; the others expect the exit.

@@ -8,7 +8,10 @@ function chunked(text: string, size: number): ReadableStream<Uint8Array> {
   let at = 0;
   return new ReadableStream({
     pull(controller) {
-      if (at >= bytes.length) return controller.close();
+      if (at >= bytes.length) {
+        controller.close();
+        return;
+      }
       controller.enqueue(bytes.slice(at, at + size));
       at += size;
     },

@@ -131,7 +131,8 @@ function parsePublicKeys(value: string | undefined): StoredPublicKeys {
  */
 export class KeyRing {
   // Assigned by load(), which open() awaits before handing the ring out.
-  private signing!: { kid: string; pem: string };
+  /** Unset only until the first load, which open() awaits before handing the ring out. */
+  private signing?: { kid: string; pem: string };
   private pending?: { kid: string; pem: string; activateAt: number };
   private verifying = new Map<string, string>();
   private published: PublicJwk[] = [];
@@ -155,6 +156,11 @@ export class KeyRing {
     return ring;
   }
 
+  private loaded(): { kid: string; pem: string } {
+    if (!this.signing) throw new Error('KeyRing used before its keys were loaded');
+    return this.signing;
+  }
+
   /**
    * The kid to sign with now. Read it before signingKey: this is where a
    * waiting key takes over once its instant has passed, so the two always
@@ -167,12 +173,12 @@ export class KeyRing {
       this.pending = undefined;
       this.log.info({ kid: pending.kid }, 'published key now signs');
     }
-    return this.signing.kid;
+    return this.loaded().kid;
   }
 
   /** PKCS#8 PEM of the key currentKid named. */
   get signingKey(): string {
-    return this.signing.pem;
+    return this.loaded().pem;
   }
 
   /** SPKI PEM of a key tokens may be verified with, by kid. */
@@ -300,9 +306,7 @@ export async function rotateSigningKey(store: Store, options: RotateOptions): Pr
   }
   // Drop keys whose tokens have all expired.
   publicKeys.keys = publicKeys.keys.filter((k) => (publicKeys.retireAt[k.kid] ?? Infinity) > now);
-  for (const kid of Object.keys(publicKeys.retireAt)) {
-    if (!publicKeys.keys.some((k) => k.kid === kid)) delete publicKeys.retireAt[kid];
-  }
+  publicKeys.retireAt = Object.fromEntries(Object.entries(publicKeys.retireAt).filter(([kid]) => publicKeys.keys.some((k) => k.kid === kid)));
   publish(fresh);
   // Public set first: no instance may load a key, to sign or to wait, before it is published.
   await store.put(PUBLIC_KEYS, JSON.stringify(publicKeys));
