@@ -58,12 +58,16 @@ export interface OperationHandlers {
   getOpenApiDocument: Handler<'getOpenApiDocument'>;
   /** GET /api/session/{session_id} */
   getPublicSession: Handler<'getPublicSession'>;
+  /** GET /events/{session_id} */
+  getPublicSessionEvents: Handler<'getPublicSessionEvents', ResultOf<'getPublicSessionEvents'> | Hijacked>;
   /** GET /frame/{session_id} */
   getPublicSessionFrame: Handler<'getPublicSessionFrame'>;
   /** GET /readyz */
   getReadiness: Handler<'getReadiness'>;
   /** GET /api/user/{user_id}/session/{session_id} */
   getUserSession: Handler<'getUserSession'>;
+  /** GET /events/{user_id}/{session_id} */
+  getUserSessionEvents: Handler<'getUserSessionEvents', ResultOf<'getUserSessionEvents'> | Hijacked>;
   /** GET /frame/{user_id}/{session_id} */
   getUserSessionFrame: Handler<'getUserSessionFrame'>;
   /** POST /api/auth/token */
@@ -91,9 +95,11 @@ export const operationIds = [
   'getMetrics',
   'getOpenApiDocument',
   'getPublicSession',
+  'getPublicSessionEvents',
   'getPublicSessionFrame',
   'getReadiness',
   'getUserSession',
+  'getUserSessionEvents',
   'getUserSessionFrame',
   'issueToken',
   'listUserSessions',

@@ -171,6 +171,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/events/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The data feed of a public session (server-sent events)
+         * @description For scripts (`EventSource`, or any server-sent events client): an `update` event at once with the session as it is, then one after every write, each carrying `updated_at`, `expires_at`, `etag` (the session's ETag, for `If-Match`) and `args`; an `end` event when the session is deleted or expires, after which the response ends. A comment line every `keep_alive` ms keeps the connection open. A client that falls behind skips to the newest state. Any origin may read it.
+         */
+        get: operations["getPublicSessionEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/events/{user_id}/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: components["parameters"]["SessionId"];
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The data feed of a user's session (server-sent events)
+         * @description For scripts (`EventSource`, or any server-sent events client): an `update` event at once with the session as it is, then one after every write, each carrying `updated_at`, `expires_at`, `etag` (the session's ETag, for `If-Match`) and `args`; an `end` event when the session is deleted or expires, after which the response ends. A comment line every `keep_alive` ms keeps the connection open. A client that falls behind skips to the newest state. Any origin may read it.
+         */
+        get: operations["getUserSessionEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/frame/{session_id}": {
         parameters: {
             query?: never;
@@ -359,6 +404,8 @@ export interface components {
             /** @description Human-readable message. Never a stack trace. */
             error: string;
         };
+        /** @description Server-sent events (`text/event-stream`, UTF-8). `event: update` carries a SessionUpdateEvent as JSON in its one `data:` line; `event: end` carries a SessionEndEvent and is the last event; lines starting with `:` are keep-alive comments. */
+        EventStream: string;
         /** @description Time to live in seconds, one second to one year. */
         ExpireSeconds: number;
         Health: {
@@ -405,6 +452,39 @@ export interface components {
             status: "ready";
             /** @enum {string} */
             store: "redis" | "embedded";
+        };
+        /**
+         * @description Why the session ended (the data of the `end` event): `deleted`, `expired`, or `gone` (found missing when the service's store came back after an outage).
+         * @example {
+         *       "reason": "deleted"
+         *     }
+         */
+        SessionEndEvent: {
+            /** @enum {string} */
+            reason: "deleted" | "expired" | "gone";
+        };
+        /**
+         * @description The session as a write left it (the data of an `update` event of the data feed).
+         * @example {
+         *       "updated_at": "2026-11-29T22:00:00.000Z",
+         *       "expires_at": "2026-11-30T22:00:00.000Z",
+         *       "etag": "\"mcq3k2x1-9Vd2bQxR\"",
+         *       "args": {
+         *         "status": "ok"
+         *       }
+         *     }
+         */
+        SessionUpdateEvent: {
+            args: components["schemas"]["Args"];
+            /** @description The session's ETag after this write; send it in `If-Match` to write over exactly this version. */
+            etag: string;
+            /**
+             * Format: date-time
+             * @description When the session expires; null only for a session stored without expiry, which this API never creates.
+             */
+            expires_at: string | null;
+            /** Format: date-time */
+            updated_at: string;
         };
         /** @description A rendered SVG document. */
         SvgDocument: string;
@@ -498,6 +578,25 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The data feed. */
+        EventStreamOk: {
+            headers: {
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example event: update
+                 *     data: {"updated_at":"2026-11-29T22:00:00.000Z","expires_at":"2026-11-30T22:00:00.000Z","etag":"\"mcq3k2x1-9Vd2bQxR\"","args":{"status":"ok"}}
+                 *
+                 *     : keep-alive
+                 *
+                 *     event: end
+                 *     data: {"reason":"deleted"}
+                 */
+                "text/event-stream": components["schemas"]["EventStream"];
             };
         };
         /** @description The token is valid but belongs to another user (`forbidden`), or creating one more session would pass the user's live-session quota (`quota_exceeded`). */
@@ -706,6 +805,8 @@ export interface components {
         AsBot: boolean;
         /** @description Send every part twice in one write so browsers show it at once. Turn off for clients that parse parts. */
         DoubleFrame: boolean;
+        /** @description Milliseconds between keep-alive comment lines while nothing is written. */
+        FeedKeepAlive: number;
         /**
          * @description Write only over this version of the session: its `ETag` as last read (from a GET of the session, the answer to a write, or the data feed's `etag`), or a comma-separated list of such tags. When the session has changed since, the answer is 412 `precondition_failed` and nothing changes. `*` matches any version. Without this header the last write wins.
          * @example "mcq3k2x1-9Vd2bQxR"
@@ -1084,6 +1185,49 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+        };
+    };
+    getPublicSessionEvents: {
+        parameters: {
+            query?: {
+                /** @description Milliseconds between keep-alive comment lines while nothing is written. */
+                keep_alive?: components["parameters"]["FeedKeepAlive"];
+            };
+            header?: never;
+            path: {
+                session_id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["EventStreamOk"];
+            400: components["responses"]["PublicReadBadRequest"];
+            404: components["responses"]["PublicReadNotFound"];
+            500: components["responses"]["PublicReadInternalError"];
+            503: components["responses"]["PublicReadUnavailable"];
+        };
+    };
+    getUserSessionEvents: {
+        parameters: {
+            query?: {
+                /** @description Milliseconds between keep-alive comment lines while nothing is written. */
+                keep_alive?: components["parameters"]["FeedKeepAlive"];
+            };
+            header?: never;
+            path: {
+                session_id: components["parameters"]["SessionId"];
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["EventStreamOk"];
+            400: components["responses"]["PublicReadBadRequest"];
+            404: components["responses"]["PublicReadNotFound"];
+            500: components["responses"]["PublicReadInternalError"];
+            503: components["responses"]["PublicReadUnavailable"];
         };
     };
     getPublicSessionFrame: {

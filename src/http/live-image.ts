@@ -35,7 +35,7 @@ type Redirect = { status: 307; body: undefined; headers: Record<string, string> 
  */
 type RawResponse = ServerResponse | Http2ServerResponse;
 
-function rawResponse(reply: FastifyReply): RawResponse {
+export function rawResponse(reply: FastifyReply): RawResponse {
   return reply.raw;
 }
 

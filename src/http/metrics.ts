@@ -15,6 +15,14 @@ export function createMetrics(hub: StreamHub): Registry {
     },
   });
   new Gauge({
+    name: 'realtime_svg_open_feeds',
+    help: 'Open /events connections (data feeds) on this instance',
+    registers: [registry],
+    collect() {
+      this.set(hub.feedCount);
+    },
+  });
+  new Gauge({
     name: 'realtime_svg_subscribed_channels',
     help: 'Session channels this instance is subscribed to',
     registers: [registry],

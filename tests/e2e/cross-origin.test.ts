@@ -90,4 +90,19 @@ describe.runIf(chromiumAvailable())('live images embedded on another origin, in 
     }, `${running.baseUrl}/frame/${id}`);
     expect(fetched).toEqual({ status: 200, body: TEMPLATE.replaceAll('{{ w }}', '19') });
   });
+
+  it('When a page on another origin listens to the data feed with EventSource, then it gets the update at once and one per write', async () => {
+    const id = await create(5);
+    other.html = '<!doctype html><title>feed</title>';
+    await page.goto(other.url);
+    await page.evaluate((url) => {
+      const received: unknown[] = [];
+      Object.assign(window, { received });
+      new EventSource(url).addEventListener('update', (event) => received.push(JSON.parse((event as MessageEvent<string>).data)));
+    }, `${running.baseUrl}/events/${id}`);
+    const received = () => page.evaluate(() => (window as unknown as { received: Array<{ args: unknown }> }).received.map((u) => u.args));
+    await expect.poll(received).toEqual([{ w: 5 }]);
+    expect((await running.api('PUT', `/api/session/${id}`, { json: { args: { w: 6 } } })).status).toBe(200);
+    await expect.poll(received).toEqual([{ w: 5 }, { w: 6 }]);
+  });
 });

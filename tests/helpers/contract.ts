@@ -62,6 +62,22 @@ export function expectContract(method: string, path: string, status: number, con
   expect(validate(body), `${method} ${op.template} ${status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`).toBe(true);
 }
 
+/**
+ * Fails the test unless the value matches a named schema of the contract's
+ * components: for what a streaming response carries inside its body (the data
+ * of a server-sent event), which no response schema can describe.
+ */
+export function expectComponentSchema(name: string, value: unknown): void {
+  const schema = (dereferenced as unknown as { components: { schemas: Record<string, Schema | undefined> } }).components.schemas[name];
+  if (!schema) throw new Error(`the contract has no schema ${name}`);
+  let validate = validators.get(schema);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    validators.set(schema, validate);
+  }
+  expect(validate(value), `${name}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value)}`).toBe(true);
+}
+
 export interface ApiResponse<T = any> {
   status: number;
   headers: Headers;

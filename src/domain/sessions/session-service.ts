@@ -98,21 +98,25 @@ export function listingBudget(limit: number): number {
   return 4 * limit + 100;
 }
 
-function decode(ref: SessionRef, value: string, expiresAt: number | null): SessionSnapshot {
+function decodeRecord(value: string): SessionRecord {
   const record = JSON.parse(value) as Omit<SessionRecord, 'revision'> & Partial<Pick<SessionRecord, 'revision'>>;
   // Stored before sessions had revisions: named after their last write, which stays until the next.
   const revision = record.revision ?? `u${record.updatedAt.toString(36)}`;
-  return { ...record, revision, ref, expiresAt };
+  return { ...record, revision };
+}
+
+function decode(ref: SessionRef, value: string, expiresAt: number | null): SessionSnapshot {
+  return { ...decodeRecord(value), ref, expiresAt };
 }
 
 /**
- * The frame a stored session shows, from the store's value: for readers that
- * know a session only by its key (the stream hub, re-reading after the store
- * reconnected).
+ * What streams and data feeds show of a stored session, from the store's
+ * entry: for readers that know a session only by its key (the stream hub,
+ * re-reading after the store reconnected or at its expiry).
  */
-export function frameOfStored(value: string): { svg: string; version: number } {
-  const { svg, updatedAt } = JSON.parse(value) as SessionRecord;
-  return { svg, version: updatedAt };
+export function stateOfStored(value: string, expiresAt: number | null): { svg: string; updatedAt: number; expiresAt: number | null; revision: string; args: Args } {
+  const { svg, updatedAt, revision, args } = decodeRecord(value);
+  return { svg, updatedAt, expiresAt, revision, args };
 }
 
 function encode(record: SessionRecord): string {
@@ -225,7 +229,15 @@ export class SessionService {
     if (!stored) throw notFound();
     await this.store.publish(
       key,
-      encodeStreamEvent({ type: 'frame', svg: frame.svg, etag: frame.etag, version: updatedAt, expiresAt: stored.expiresAt }),
+      encodeStreamEvent({
+        type: 'frame',
+        svg: frame.svg,
+        etag: frame.etag,
+        version: updatedAt,
+        expiresAt: stored.expiresAt,
+        revision: record.revision,
+        args: record.args,
+      }),
     );
     return { ...record, ref, expiresAt: stored.expiresAt };
   }

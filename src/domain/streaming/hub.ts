@@ -1,8 +1,7 @@
 import type { Store } from '../../store/store.js';
-import { frameOfStored } from '../sessions/session-service.js';
+import { stateOfStored } from '../sessions/session-service.js';
 import { decodeStreamEvent } from './events.js';
-import { Frame } from './multipart.js';
-import type { Viewer } from './viewer.js';
+import { SessionUpdate, type ChannelMember, type EndReason, type SessionState } from './update.js';
 
 export interface HubLogger {
   info(obj: object, msg: string): void;
@@ -10,9 +9,10 @@ export interface HubLogger {
 }
 
 interface Channel {
-  viewers: Set<Viewer>;
-  /** The newest frame seen here, shared by every viewer that joins (encoded once, not per viewer). */
-  latest?: Frame;
+  /** Its live images and data feeds. */
+  members: Set<ChannelMember>;
+  /** The newest state seen here, shared by every member that joins (encoded once, not per member). */
+  latest?: SessionUpdate;
   subscribed: Promise<void>;
   expiryTimer?: NodeJS.Timeout;
 }
@@ -27,10 +27,11 @@ const RETRY_AFTER_ERROR_MS = 1000;
 const RESYNC_BATCH = 200;
 
 /**
- * Fans frames out in-process: one store subscription per channel however many
- * viewers it has (reference-counted), one subscriber connection per process.
- * Ends a channel's viewers when its session is deleted or expires, and, after
- * the store reconnected, when it no longer exists (a restart without its data).
+ * Fans writes out in-process: one store subscription per channel however many
+ * live images and data feeds it has (reference-counted), one subscriber
+ * connection per process. Ends a channel's members when its session is
+ * deleted or expires, and, after the store reconnected, when it no longer
+ * exists (a restart without its data).
  */
 export class StreamHub {
   private readonly channels = new Map<string, Channel>();
@@ -44,9 +45,19 @@ export class StreamHub {
     store.onReconnect(() => void this.resync());
   }
 
+  /** Open live images (streams). */
   get viewerCount(): number {
+    return this.count('stream');
+  }
+
+  /** Open data feeds. */
+  get feedCount(): number {
+    return this.count('feed');
+  }
+
+  private count(kind: ChannelMember['kind']): number {
     let count = 0;
-    for (const channel of this.channels.values()) count += channel.viewers.size;
+    for (const channel of this.channels.values()) for (const member of channel.members) if (member.kind === kind) count++;
     return count;
   }
 
@@ -54,49 +65,49 @@ export class StreamHub {
     return this.channels.size;
   }
 
-  /** Adds a viewer; resolves once the channel's subscription is live, so no later update is missed. */
-  async join(channelName: string, viewer: Viewer, expiresAt: number | null): Promise<void> {
+  /** Adds a member; resolves once the channel's subscription is live, so no later update is missed. */
+  async join(channelName: string, member: ChannelMember, expiresAt: number | null): Promise<void> {
     let channel = this.channels.get(channelName);
     if (!channel) {
-      channel = { viewers: new Set(), subscribed: this.store.subscribe(channelName) };
+      channel = { members: new Set(), subscribed: this.store.subscribe(channelName) };
       this.channels.set(channelName, channel);
       this.watchExpiry(channelName, channel, expiresAt);
     }
-    channel.viewers.add(viewer);
+    channel.members.add(member);
     try {
       await channel.subscribed;
     } catch (err) {
-      this.leave(channelName, viewer);
+      this.leave(channelName, member);
       throw err;
     }
   }
 
   /**
-   * Shows a newly joined viewer the session as just read from the store,
-   * reusing the channel's frame object when it is at least as new.
+   * Shows a newly joined member the session as just read from the store,
+   * reusing the channel's update object when it is at least as new.
    */
-  showCurrent(channelName: string, viewer: Viewer, current: { svg: string; updatedAt: number }): void {
+  showCurrent(channelName: string, member: ChannelMember, current: SessionState): void {
     const channel = this.channels.get(channelName);
-    let frame = channel?.latest;
-    if (!frame || frame.version < current.updatedAt) {
-      frame = new Frame(current.svg, current.updatedAt);
-      if (channel) channel.latest = frame;
+    let update = channel?.latest;
+    if (!update || update.version < current.updatedAt) {
+      update = new SessionUpdate(current);
+      if (channel) channel.latest = update;
     }
-    viewer.offer(frame);
+    member.receive(update);
   }
 
-  leave(channelName: string, viewer: Viewer): void {
+  leave(channelName: string, member: ChannelMember): void {
     const channel = this.channels.get(channelName);
-    if (!channel || !channel.viewers.delete(viewer) || channel.viewers.size > 0) return;
+    if (!channel || !channel.members.delete(member) || channel.members.size > 0) return;
     this.channels.delete(channelName);
     clearTimeout(channel.expiryTimer);
     this.store.unsubscribe(channelName).catch((err: unknown) => this.log.warn({ err, channel: channelName }, 'unsubscribe failed'));
   }
 
-  /** Ends every open stream with a closing boundary (graceful shutdown). */
+  /** Ends every open stream with a closing boundary and every feed (graceful shutdown: no `end`, sessions live on). */
   closeAll(): void {
     for (const [name, channel] of this.channels) {
-      for (const viewer of channel.viewers) viewer.close();
+      for (const member of channel.members) member.close();
       clearTimeout(channel.expiryTimer);
       this.channels.delete(name);
     }
@@ -111,19 +122,20 @@ export class StreamHub {
       this.endChannel(channelName, 'deleted');
       return;
     }
-    const frame = new Frame(event.svg, event.version);
-    if (!channel.latest || channel.latest.version <= frame.version) channel.latest = frame;
-    for (const viewer of channel.viewers) viewer.offer(frame);
+    const { svg, version: updatedAt, expiresAt, revision, args } = event;
+    const update = new SessionUpdate({ svg, updatedAt, expiresAt, revision, args });
+    if (!channel.latest || channel.latest.version <= update.version) channel.latest = update;
+    for (const member of channel.members) member.receive(update);
     this.watchExpiry(channelName, channel, event.expiresAt);
   }
 
-  private endChannel(channelName: string, reason: string): void {
+  private endChannel(channelName: string, reason: EndReason): void {
     const channel = this.channels.get(channelName);
     if (!channel) return;
-    this.log.info({ channel: channelName, viewers: channel.viewers.size, reason }, 'session ended, closing its streams');
-    for (const viewer of [...channel.viewers]) viewer.close();
-    // Viewers leave through their close handlers; make sure the channel goes even if none fire.
-    for (const viewer of [...channel.viewers]) this.leave(channelName, viewer);
+    this.log.info({ channel: channelName, members: channel.members.size, reason }, 'session ended, closing its streams and feeds');
+    for (const member of [...channel.members]) member.close(reason);
+    // Members leave through their close handlers; make sure the channel goes even if none fire.
+    for (const member of [...channel.members]) this.leave(channelName, member);
   }
 
   private watchExpiry(channelName: string, channel: Channel, expiresAt: number | null, minDelayMs = 0): void {
@@ -143,16 +155,16 @@ export class StreamHub {
     const names = [...this.channels.keys()];
     this.log.info({ channels: names.length }, "store reconnected: reading every open stream's session again");
     for (let i = 0; i < names.length; i += RESYNC_BATCH) {
-      await Promise.all(names.slice(i, i + RESYNC_BATCH).map((name) => this.refresh(name, 'gone after the store reconnected')));
+      await Promise.all(names.slice(i, i + RESYNC_BATCH).map((name) => this.refresh(name, 'gone')));
     }
   }
 
   /**
    * Reads a channel's session from the store, which decides whether it is
-   * really gone (the expiry timer is only a hint): ends its streams if so,
-   * else shows its viewers a frame newer than theirs, and re-arms the timer.
+   * really gone (the expiry timer is only a hint): ends its members if so,
+   * else shows them a state newer than theirs, and re-arms the timer.
    */
-  private async refresh(channelName: string, goneReason: string): Promise<void> {
+  private async refresh(channelName: string, goneReason: EndReason): Promise<void> {
     const channel = this.channels.get(channelName);
     if (!channel) return;
     let entry: Awaited<ReturnType<Store['get']>>;
@@ -171,11 +183,10 @@ export class StreamHub {
       this.endChannel(channelName, goneReason);
       return;
     }
-    const current = frameOfStored(entry.value);
+    const current = new SessionUpdate(stateOfStored(entry.value, entry.expiresAt));
     if (!channel.latest || channel.latest.version < current.version) {
-      const frame = new Frame(current.svg, current.version);
-      channel.latest = frame;
-      for (const viewer of channel.viewers) viewer.offer(frame);
+      channel.latest = current;
+      for (const member of channel.members) member.receive(current);
     }
     this.watchExpiry(channelName, channel, entry.expiresAt, RECHECK_MS);
   }

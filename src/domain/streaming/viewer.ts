@@ -1,4 +1,5 @@
 import type { Frame } from './multipart.js';
+import type { ChannelMember, SessionUpdate } from './update.js';
 
 /** Where a viewer's bytes go: any writable byte stream (an HTTP response in practice). */
 export interface FrameSink {
@@ -19,7 +20,8 @@ export interface ViewerOptions {
  * remembers just the newest frame, so a slow viewer skips frames instead of
  * buffering them without bound.
  */
-export class Viewer {
+export class Viewer implements ChannelMember {
+  readonly kind = 'stream';
   private shown: Frame | null = null;
   private pending: Frame | null = null;
   private waitingForDrain = false;
@@ -39,6 +41,10 @@ export class Viewer {
 
   get isOpen(): boolean {
     return !this.ended && !this.sink.destroyed && !this.sink.writableEnded;
+  }
+
+  receive(update: SessionUpdate): void {
+    this.offer(update.frame);
   }
 
   /** Shows a frame unless a newer one has already been shown. */

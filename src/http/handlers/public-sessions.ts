@@ -3,12 +3,13 @@ import { publicRef } from '../../domain/ids.js';
 import { boundedTtl, parseDuration } from '../../domain/sessions/duration.js';
 import { sessionEtag } from '../../domain/sessions/session-service.js';
 import type { AppContext } from '../context.js';
+import { openFeed } from '../data-feed.js';
 import { currentFrame, openStream } from '../live-image.js';
 import { ifMatchTags } from '../preconditions.js';
 
 type PublicSessionHandlers = Pick<
   OperationHandlers,
-  'createPublicSession' | 'getPublicSession' | 'updatePublicSession' | 'streamPublicSession' | 'getPublicSessionFrame'
+  'createPublicSession' | 'getPublicSession' | 'updatePublicSession' | 'streamPublicSession' | 'getPublicSessionFrame' | 'getPublicSessionEvents'
 >;
 
 const DEFAULT_EXPIRE = '1d';
@@ -42,6 +43,10 @@ export function publicSessionHandlers(ctx: AppContext): PublicSessionHandlers {
 
     async getPublicSessionFrame(request) {
       return currentFrame(ctx, publicRef(request.params.session_id), request.headers['if-none-match']);
+    },
+
+    async getPublicSessionEvents(request, reply) {
+      return openFeed(ctx, request, reply, publicRef(request.params.session_id), request.query);
     },
   };
 }

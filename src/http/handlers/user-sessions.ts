@@ -3,6 +3,7 @@ import { sessionPath, userRef } from '../../domain/ids.js';
 import { boundedTtl } from '../../domain/sessions/duration.js';
 import { sessionEtag, type SessionSnapshot } from '../../domain/sessions/session-service.js';
 import type { AppContext } from '../context.js';
+import { openFeed } from '../data-feed.js';
 import { currentFrame, openStream } from '../live-image.js';
 import { ifMatchTags } from '../preconditions.js';
 
@@ -15,6 +16,7 @@ type UserSessionHandlers = Pick<
   | 'listUserSessions'
   | 'streamUserSession'
   | 'getUserSessionFrame'
+  | 'getUserSessionEvents'
 >;
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -83,6 +85,11 @@ export function userSessionHandlers(ctx: AppContext): UserSessionHandlers {
     async getUserSessionFrame(request) {
       const { user_id, session_id } = request.params;
       return currentFrame(ctx, userRef(user_id, session_id), request.headers['if-none-match']);
+    },
+
+    async getUserSessionEvents(request, reply) {
+      const { user_id, session_id } = request.params;
+      return openFeed(ctx, request, reply, userRef(user_id, session_id), request.query);
     },
   };
 }
