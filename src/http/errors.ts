@@ -5,6 +5,7 @@ import type { components } from '../../generated/types.js';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
 import { StoreFullError, StoreUnavailableError } from '../store/errors.js';
 import { trackRouteMethods } from './method-not-allowed.js';
+import { isSessionPageUrl, sendSessionNotFound } from './pages.js';
 
 export type ErrorBody = components['schemas']['Error'];
 
@@ -117,6 +118,11 @@ export function answerFrameworkError<S extends RawServerBase>(
   reply: FastifyReply<RouteGenericInterface, S>,
 ): void {
   request.log.info({ code: 'validation_failed', reason: err.code }, 'request rejected');
+  // People open session pages in a browser: a mangled one gets the HTML 404 page, not the API's JSON.
+  if (isSessionPageUrl(request.url)) {
+    void sendSessionNotFound(reply, '…', true);
+    return;
+  }
   void sendError(reply, 400, { error: 'the URL is not valid: a path segment is malformed or too long', code: 'validation_failed' });
 }
 

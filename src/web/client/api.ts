@@ -40,10 +40,14 @@ export function explain(status: number | undefined, error: { error?: string } | 
       return 'Your login is no longer valid. Please log in again.';
     case 403:
       return 'Only the owner of this session can change it.';
+    case 404:
+      return 'This session no longer exists: it has expired or was deleted.';
     case 409:
       return 'A session with this id already exists. Choose another id.';
+    case 412:
+      return 'Someone else changed this session after you loaded it, so nothing was saved.';
     case 429:
-      return 'Too many failed attempts. Wait a little and try again.';
+      return 'Too many attempts or writes from here. Wait a little and try again.';
     default:
       return error?.error ?? `The service answered ${status}.`;
   }
