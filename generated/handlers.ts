@@ -74,6 +74,8 @@ export interface OperationHandlers {
   issueToken: Handler<'issueToken'>;
   /** GET /api/user/{user_id}/sessions */
   listUserSessions: Handler<'listUserSessions'>;
+  /** POST /api/render */
+  renderPreview: Handler<'renderPreview'>;
   /** GET /stream/{session_id} */
   streamPublicSession: Handler<'streamPublicSession', ResultOf<'streamPublicSession'> | Hijacked>;
   /** GET /stream/{user_id}/{session_id} */
@@ -103,6 +105,7 @@ export const operationIds = [
   'getUserSessionFrame',
   'issueToken',
   'listUserSessions',
+  'renderPreview',
   'streamPublicSession',
   'streamUserSession',
   'updatePublicSession',

@@ -51,6 +51,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/render": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Render a template once, storing nothing
+         * @description Renders `template` with `args` exactly as a write would, and answers the SVG: an editor's live preview before saving. Nothing is stored or published. A template that fails to render, or renders something other than an SVG document, is 400 `template_invalid` with the engine's or the XML parser's message (line and column). Counted against the same per-client limit as anonymous writes (429 with `Retry-After`); a busy renderer is 503 with `Retry-After`. Unknown body fields are ignored.
+         */
+        post: operations["renderPreview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/session": {
         parameters: {
             query?: never;
@@ -452,6 +472,19 @@ export interface components {
             status: "ready";
             /** @enum {string} */
             store: "redis" | "embedded";
+        };
+        /**
+         * @description Unknown fields are accepted and ignored.
+         * @example {
+         *       "template": "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"240\" height=\"40\"><text x=\"8\" y=\"26\">{{ status }}</text></svg>",
+         *       "args": {
+         *         "status": "ok"
+         *       }
+         *     }
+         */
+        RenderRequest: {
+            args?: components["schemas"]["Args"];
+            template: components["schemas"]["Template"];
         };
         /**
          * @description Why the session ended (the data of the `end` event): `deleted`, `expired`, or `gone` (found missing when the service's store came back after an outage).
@@ -890,6 +923,40 @@ export interface operations {
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
             507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    renderPreview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenderRequest"];
+            };
+        };
+        responses: {
+            /** @description The rendered SVG, with the headers of `/frame`: a Content-Security-Policy under which no script in it can run, even opened as a document. */
+            200: {
+                headers: {
+                    /** @example default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox */
+                    "Content-Security-Policy"?: string;
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example <svg xmlns="http://www.w3.org/2000/svg" width="240" height="40"><text x="8" y="26">ok</text></svg> */
+                    "image/svg+xml": components["schemas"]["SvgDocument"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     createPublicSession: {

@@ -186,6 +186,14 @@ export class SessionService {
     throw new DomainError('quota_exceeded', `a user may hold at most ${max} live sessions; delete one or let one expire`);
   }
 
+  /**
+   * Renders a template exactly as a write would (same limits, same checks of
+   * the output), storing and publishing nothing: an editor's live preview.
+   */
+  async preview(template: string, args: Args): Promise<string> {
+    return (await this.renderer.render(template, args)).svg;
+  }
+
   async find(ref: SessionRef): Promise<SessionSnapshot | null> {
     const entry = await this.store.get(sessionKey(ref));
     return entry ? decode(ref, entry.value, entry.expiresAt) : null;

@@ -4,12 +4,18 @@ import { boundedTtl, parseDuration } from '../../domain/sessions/duration.js';
 import { sessionEtag } from '../../domain/sessions/session-service.js';
 import type { AppContext } from '../context.js';
 import { openFeed } from '../data-feed.js';
-import { currentFrame, openStream } from '../live-image.js';
+import { currentFrame, openStream, SVG_DOCUMENT_HEADERS } from '../live-image.js';
 import { ifMatchTags } from '../preconditions.js';
 
 type PublicSessionHandlers = Pick<
   OperationHandlers,
-  'createPublicSession' | 'getPublicSession' | 'updatePublicSession' | 'streamPublicSession' | 'getPublicSessionFrame' | 'getPublicSessionEvents'
+  | 'createPublicSession'
+  | 'getPublicSession'
+  | 'updatePublicSession'
+  | 'streamPublicSession'
+  | 'getPublicSessionFrame'
+  | 'getPublicSessionEvents'
+  | 'renderPreview'
 >;
 
 const DEFAULT_EXPIRE = '1d';
@@ -47,6 +53,13 @@ export function publicSessionHandlers(ctx: AppContext): PublicSessionHandlers {
 
     async getPublicSessionEvents(request, reply) {
       return openFeed(ctx, request, reply, publicRef(request.params.session_id), request.query);
+    },
+
+    // Rate-limited per client address with the anonymous writes (route-guards.ts).
+    async renderPreview(request) {
+      const { template, args = {} } = request.body;
+      const svg = await ctx.sessions.preview(template, args);
+      return { status: 200, body: svg, headers: { 'content-type': 'image/svg+xml', ...SVG_DOCUMENT_HEADERS } };
     },
   };
 }
