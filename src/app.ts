@@ -148,6 +148,7 @@ async function assemble(app: FastifyInstance, config: Config, options: BuildOpti
     const connected = await connectStore(config.REDIS_URL, app.log, {
       embeddedMaxBytes: config.EMBEDDED_STORE_MAX_MB * 1_048_576,
       timeoutMs: config.STORE_TIMEOUT_MS,
+      clusterNodes: config.REDIS_CLUSTER_NODES,
     });
     store = connected.store;
     // Decorates app.redis for plugins; we close the connection ourselves (store.close),

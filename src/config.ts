@@ -14,6 +14,8 @@ export interface Config {
   PORT: number;
   HOST: string;
   REDIS_URL?: string;
+  /** A Redis Cluster instead of one Redis: some of its nodes, `host:port,host:port,…` (the client discovers the rest). */
+  REDIS_CLUSTER_NODES?: string;
   STORE_TIMEOUT_MS: number;
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   JWT_ISSUER: string;
@@ -47,6 +49,7 @@ const schema = {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     REDIS_URL: { type: 'string', pattern: '^rediss?://' },
+    REDIS_CLUSTER_NODES: { type: 'string', pattern: '^[^,:]+:[0-9]{1,5}(,[^,:]+:[0-9]{1,5})*$' },
     STORE_TIMEOUT_MS: { type: 'integer', minimum: 10, maximum: 60_000, default: 1000 },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     JWT_ISSUER: { type: 'string', minLength: 1, default: 'realtime-svg' },
@@ -99,15 +102,36 @@ export function parseTrustProxy(raw: string): TrustProxy {
   return list;
 }
 
+/** REDIS_CLUSTER_NODES as the cluster client takes it; throws naming the variable on a bad port. */
+export function parseClusterNodes(raw: string): Array<{ host: string; port: number }> {
+  return raw.split(',').map((item) => {
+    const colon = item.lastIndexOf(':');
+    const host = item.slice(0, colon);
+    const port = Number(item.slice(colon + 1));
+    if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new Error(`REDIS_CLUSTER_NODES: "${item}" is not host:port`);
+    }
+    return { host, port };
+  });
+}
+
 /** Reads and validates the environment (and .env); throws a readable error on a bad value. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, dotenv = true): Config {
   const data = { ...env };
   // An empty REDIS_URL means "not set", the usual shell idiom.
   if (data.REDIS_URL === '') delete data.REDIS_URL;
+  if (data.REDIS_CLUSTER_NODES !== undefined) data.REDIS_CLUSTER_NODES = data.REDIS_CLUSTER_NODES.replace(/\s+/g, '');
+  if (data.REDIS_CLUSTER_NODES === '') delete data.REDIS_CLUSTER_NODES;
   // Empty means unset here too, so `TLS_CERT_FILE= TLS_KEY_FILE=` is plain HTTP.
   if (data.TLS_CERT_FILE === '') delete data.TLS_CERT_FILE;
   if (data.TLS_KEY_FILE === '') delete data.TLS_KEY_FILE;
-  const raw = envSchema<RawConfig>({ schema, data, dotenv });
+  // env: false, because `data` already is the environment: env-schema would merge
+  // process.env over it again, bringing back the empty values removed above.
+  const raw = envSchema<RawConfig>({ schema, data, dotenv, env: false });
+  if (raw.REDIS_CLUSTER_NODES !== undefined) {
+    if (raw.REDIS_URL !== undefined) throw new Error('REDIS_URL and REDIS_CLUSTER_NODES: set one of them (one Redis, or a cluster), not both');
+    parseClusterNodes(raw.REDIS_CLUSTER_NODES);
+  }
   checkTls(raw.TLS_CERT_FILE, raw.TLS_KEY_FILE);
   return { ...raw, TRUST_PROXY: parseTrustProxy(raw.TRUST_PROXY) };
 }

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { loadConfig, parseTrustProxy } from '../src/config.js';
+import { describe, expect, it, vi } from 'vitest';
+import { loadConfig, parseClusterNodes, parseTrustProxy } from '../src/config.js';
 
 const load = (env: Record<string, string>) => loadConfig(env, false);
 
@@ -54,5 +54,37 @@ describe('STORE_TIMEOUT_MS', () => {
 
   it('When it is not a positive number of milliseconds, then the configuration is refused naming it', () => {
     for (const raw of ['0', '-5', 'soon', '1.5']) expect(() => load({ STORE_TIMEOUT_MS: raw }), raw).toThrow(/STORE_TIMEOUT_MS/);
+  });
+});
+
+describe('REDIS_CLUSTER_NODES', () => {
+  it('When it lists host:port pairs, then they are taken as the cluster nodes', () => {
+    expect(load({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001' }).REDIS_CLUSTER_NODES).toBe('10.0.0.1:7000,redis-b:7001');
+    expect(parseClusterNodes('10.0.0.1:7000,redis-b:7001')).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-b', port: 7001 },
+    ]);
+  });
+
+  it.each(['redis://a:7000', 'a', 'a:', ':7000', 'a:7000,', 'a:70000', 'a:0'])('When it is "%s", then the configuration is refused naming it', (raw) => {
+    expect(() => load({ REDIS_CLUSTER_NODES: raw })).toThrow(/REDIS_CLUSTER_NODES/);
+  });
+
+  it('When REDIS_URL is set too, then the configuration is refused: one Redis or a cluster', () => {
+    expect(() => load({ REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'a:7000' })).toThrow(/REDIS_URL and REDIS_CLUSTER_NODES/);
+  });
+});
+
+describe('empty values in the environment', () => {
+  it('When REDIS_URL or REDIS_CLUSTER_NODES is set but empty in the process environment, then it counts as unset', () => {
+    vi.stubEnv('REDIS_URL', '');
+    vi.stubEnv('REDIS_CLUSTER_NODES', '');
+    try {
+      const config = loadConfig(process.env, false);
+      expect(config.REDIS_URL).toBeUndefined();
+      expect(config.REDIS_CLUSTER_NODES).toBeUndefined();
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { parseClusterNodes } from '../config.js';
 import { EmbeddedStore } from './embedded-store.js';
 import { RedisStore } from './redis-store.js';
 import type { Store } from './store.js';
@@ -10,14 +11,16 @@ export interface StoreLogger {
 
 /**
  * The store REDIS_URL selects: Redis (a command connection and this process's
- * one subscriber connection, both connected before returning) or, unset, the
+ * one subscriber connection, both connected before returning); or with
+ * clusterNodes (REDIS_CLUSTER_NODES) a Redis Cluster; or, neither set, the
  * embedded in-process store.
  */
 export async function connectStore(
   redisUrl: string | undefined,
   log: StoreLogger,
-  options: { embeddedMaxBytes: number; timeoutMs?: number },
+  options: { embeddedMaxBytes: number; timeoutMs?: number; clusterNodes?: string },
 ): Promise<{ store: Store; redis?: Redis }> {
+  if (!redisUrl && options.clusterNodes) return { store: await connectCluster(options.clusterNodes, log, options.timeoutMs ?? 1000) };
   if (!redisUrl) {
     log.info(
       { store: 'embedded', budgetBytes: options.embeddedMaxBytes },
@@ -47,4 +50,33 @@ export async function connectStore(
   await Promise.all([client.connect(), subscriber.connect()]);
   log.info({ store: 'redis' }, 'using Redis store');
   return { store: new RedisStore(client, subscriber, log), redis: client };
+}
+
+/**
+ * One ioredis Cluster client serves commands and sharded pub/sub: it holds a
+ * connection per node for commands and, with shardedSubscribers, one
+ * subscriber connection per master, started when a channel on that master is
+ * first subscribed to.
+ */
+async function connectCluster(nodes: string, log: StoreLogger, timeoutMs: number): Promise<Store> {
+  const cluster = new Cluster(parseClusterNodes(nodes), {
+    lazyConnect: true,
+    // As with one Redis: while the cluster is unreachable, fail at once (503) rather than queue.
+    enableOfflineQueue: false,
+    shardedSubscribers: true,
+    scaleReads: 'master',
+    redisOptions: {
+      connectionName: 'realtime-svg',
+      // Bounds every command on every node, the subscriber connections' too; a
+      // command's timer starts at its first attempt, so redirections and the
+      // retries of a failover all fit in it.
+      commandTimeout: timeoutMs,
+      autoResendUnfulfilledCommands: false,
+    },
+  });
+  cluster.on('error', (err: Error) => log.warn({ connection: 'cluster', err: err.message }, 'store connection error'));
+  cluster.on('node error', (err: Error, node: string) => log.warn({ connection: 'cluster', node, err: err.message }, 'store node error'));
+  await cluster.connect();
+  log.info({ store: 'redis-cluster', masters: cluster.nodes('master').length }, 'using a Redis Cluster store (sharded pub/sub)');
+  return new RedisStore(cluster, cluster, log, timeoutMs);
 }

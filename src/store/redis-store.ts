@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from './errors.js';
 import type { ConditionalReplace, IndexEntry, MessageListener, Store, StoredEntry } from './store.js';
 
@@ -21,6 +21,22 @@ function repliesOf(results: Array<[Error | null, unknown]> | null): unknown[] {
 
 /** SUBSCRIBE takes any number of channels; a reconnect re-subscribes in commands this large. */
 const RESUBSCRIBE_BATCH = 1000;
+/** Cluster: every channel is its own SSUBSCRIBE (channels of one command must share a slot); this many in flight. */
+const SHARDED_RESUBSCRIBE_BATCH = 200;
+
+/** Rejects like ioredis's commandTimeout when the work takes longer; the work itself is left to finish or fail unheard. */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('Command timed out')), ms);
+  });
+  work.catch(() => {});
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+function isCluster(client: Redis | Cluster): client is Cluster {
+  return client.isCluster;
+}
 /** While the store is stalled, how soon a probe that failed without timing out is repeated. */
 const PROBE_RETRY_MS = 100;
 
@@ -75,6 +91,13 @@ return 'deleted'
  * Redis-backed store. `client` serves commands; `subscriber` is this process's
  * single subscriber connection, shared by every viewer through the stream hub.
  *
+ * On a Redis Cluster both are the one ioredis Cluster client, made with
+ * `shardedSubscribers: true`: channels use sharded pub/sub (SSUBSCRIBE,
+ * SPUBLISH), so a session's channel lives on the shard that holds its key
+ * (same name, same slot) and the client keeps one subscriber connection per
+ * master, moving subscriptions after a failover or resharding. Every command
+ * here touches one key, so none can span slots; getMany reads key by key.
+ *
  * Faults: give both connections ioredis's `commandTimeout` (connect.ts does)
  * and every command, MULTI and pipeline here fails with StoreUnavailableError
  * once it passes. After one command timed out the store counts as stalled:
@@ -94,18 +117,34 @@ export class RedisStore implements Store {
   /** The subscriber is subscribed again after a reconnect; tell listeners once commands can be sent too. */
   private reconnectPending = false;
 
+  private readonly sharded: boolean;
+
   constructor(
-    private readonly client: Redis,
-    private readonly subscriber: Redis,
+    private readonly client: Redis | Cluster,
+    private readonly subscriber: Redis | Cluster,
     private readonly log?: RedisStoreLogger,
+    /**
+     * Cluster only: the most a call may take. A command's own commandTimeout
+     * does not cover what the cluster client does before sending it (during a
+     * failover it retries a node it cannot reach, 16 times 100 ms by default).
+     */
+    private readonly clusterTimeoutMs?: number,
   ) {
-    this.subscriber.on('message', (channel: string, message: string) => this.listener(channel, message));
-    // A connection made before this store existed was ready already; any later 'ready' is a reconnect.
-    let subscriberConnected = subscriber.status === 'ready';
-    this.subscriber.on('ready', () => {
-      if (subscriberConnected) void this.resubscribe();
-      subscriberConnected = true;
-    });
+    this.sharded = isCluster(subscriber);
+    if (this.sharded) {
+      this.subscriber.on('smessage', (channel: string, message: string) => this.listener(channel, message));
+      // Emitted once the subscriber connections match the cluster's current masters again
+      // (at start, and after a failover or resharding moved slots).
+      this.subscriber.on('subscribersReady', () => void this.resubscribe());
+    } else {
+      this.subscriber.on('message', (channel: string, message: string) => this.listener(channel, message));
+      // A connection made before this store existed was ready already; any later 'ready' is a reconnect.
+      let subscriberConnected = subscriber.status === 'ready';
+      this.subscriber.on('ready', () => {
+        if (subscriberConnected) void this.resubscribe();
+        subscriberConnected = true;
+      });
+    }
     this.client.on('ready', () => {
       // A new connection has no backlog of unanswered commands behind it.
       this.stalled = false;
@@ -123,13 +162,16 @@ export class RedisStore implements Store {
       throw new StoreUnavailableError('no answer within the store timeout');
     }
     try {
-      return await work();
+      return await (this.sharded && this.clusterTimeoutMs !== undefined ? withDeadline(work(), this.clusterTimeoutMs) : work());
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
       if (isTimeout(err)) {
-        if (!this.stalled) this.log?.warn({ err: (err as Error).message }, 'store command timed out: failing store commands at once until it answers again');
-        this.stalled = true;
-        this.probe();
+        // On a cluster one stalled shard must not fail the others, and a probe would reach any node: no breaker there.
+        if (!this.sharded) {
+          if (!this.stalled) this.log?.warn({ err: (err as Error).message }, 'store command timed out: failing store commands at once until it answers again');
+          this.stalled = true;
+          this.probe();
+        }
         throw new StoreUnavailableError('no answer within the store timeout', { cause: err });
       }
       // The cause (which may name the store's address) goes to the log with the 503, not to the client.
@@ -165,8 +207,17 @@ export class RedisStore implements Store {
   private async resubscribe(): Promise<void> {
     const channels = [...this.subscriptions];
     try {
-      for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) {
-        await this.subscriber.subscribe(...channels.slice(i, i + RESUBSCRIBE_BATCH));
+      if (this.sharded) {
+        // ioredis re-subscribes the moved channels itself but does not wait for the
+        // replies; the same SSUBSCRIBE again (harmless to Redis) queues behind its
+        // own on the same connection, so once ours are answered, theirs are live.
+        for (let i = 0; i < channels.length; i += SHARDED_RESUBSCRIBE_BATCH) {
+          await Promise.all(channels.slice(i, i + SHARDED_RESUBSCRIBE_BATCH).map((channel) => this.subscriber.ssubscribe(channel)));
+        }
+      } else {
+        for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) {
+          await this.subscriber.subscribe(...channels.slice(i, i + RESUBSCRIBE_BATCH));
+        }
       }
     } catch (err) {
       // The connection went again; its next 'ready' starts over.
@@ -240,6 +291,8 @@ export class RedisStore implements Store {
   }
 
   getMany(keys: string[]): Promise<Array<StoredEntry | null>> {
+    // A cluster pipeline must stay on one node, and a user's session keys are spread over all of them.
+    if (this.sharded) return Promise.all(keys.map((key) => this.get(key)));
     return this.guard(async () => {
       if (keys.length === 0) return [];
       const pipeline = this.client.pipeline();
@@ -309,7 +362,8 @@ export class RedisStore implements Store {
 
   publish(channel: string, message: string): Promise<void> {
     return this.guard(async () => {
-      await this.client.publish(channel, message);
+      if (this.sharded) await this.client.spublish(channel, message);
+      else await this.client.publish(channel, message);
     });
   }
 
@@ -317,14 +371,16 @@ export class RedisStore implements Store {
     // Recorded first: if the connection drops before the reply, the reconnect subscribes it.
     this.subscriptions.add(channel);
     return this.guard(async () => {
-      await this.subscriber.subscribe(channel);
+      if (this.sharded) await this.subscriber.ssubscribe(channel);
+      else await this.subscriber.subscribe(channel);
     });
   }
 
   unsubscribe(channel: string): Promise<void> {
     this.subscriptions.delete(channel);
     return this.guard(async () => {
-      await this.subscriber.unsubscribe(channel);
+      if (this.sharded) await this.subscriber.sunsubscribe(channel);
+      else await this.subscriber.unsubscribe(channel);
     });
   }
 
@@ -338,7 +394,10 @@ export class RedisStore implements Store {
 
   ping(): Promise<void> {
     return this.guard(async () => {
-      await this.client.ping();
+      // A cluster answers only if every shard does: each master in turn, at once.
+      const masters = isCluster(this.client) ? this.client.nodes('master') : [];
+      if (masters.length > 0) await Promise.all(masters.map((master) => master.ping()));
+      else await this.client.ping();
     });
   }
 
