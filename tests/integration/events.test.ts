@@ -152,6 +152,18 @@ describeEachStore('data feed (/events)', (variant) => {
     expect(await res.text()).toBe('');
   });
 
+  it('When the server shuts down, then open feeds end without an end event, so EventSource reconnects to another instance', async () => {
+    const closing = await startApp({ config: variant.config() });
+    const id = newId('ev-bye');
+    expect((await closing.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { v: 'bye' } } })).status).toBe(201);
+    const reader = new FeedReader(`${closing.baseUrl}/events/${id}`);
+    readers.push(reader);
+    await reader.untilUpdates(1);
+    await closing.close();
+    await reader.untilEnded();
+    expect(reader.feed.events.map((e) => e.event)).toEqual(['update']);
+  });
+
   it('When several feeds and streams watch one session, then the instance holds one subscription for all of them', async () => {
     const channels = async () => Number(/^realtime_svg_subscribed_channels (\d+)/m.exec((await running.api('GET', '/metrics')).text)?.[1]);
     const s = await publicSession();
