@@ -96,7 +96,7 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
       const winner = answers.findIndex((res) => res.status === s.ok);
       const after = await running.api('GET', s.path);
       expect(after.body.args, s.kind).toEqual({ v: `writer ${winner}` });
-      expect(etagOf(after), s.kind).toBe(etagOf(answers[winner]!));
+      expect(etagOf(after), s.kind).toBe(answers[winner]?.headers.get('etag'));
     }
   });
 
