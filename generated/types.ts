@@ -7,7 +7,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Public keys that verify this service's tokens (RFC 7517) */
+        /**
+         * Public keys that verify this service's tokens (RFC 7517)
+         * @description The public keys (RFC 7517 JWK Set) that verify this service's tokens, including keys about to sign and keys retired while tokens they signed are still valid. Cacheable (`Cache-Control: public, max-age=300`).
+         */
         get: operations["getJwks"];
         put?: never;
         post?: never;
@@ -24,7 +27,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Same as /.well-known/jwks.json */
+        /**
+         * Same as /.well-known/jwks.json
+         * @description Same document as `/.well-known/jwks.json`.
+         */
         get: operations["getJwksAlias"];
         put?: never;
         post?: never;
@@ -43,7 +49,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Issue a token (claiming the user_id on first use) */
+        /**
+         * Issue a token (claiming the user_id on first use)
+         * @description Issues an RS256 JWT for `user_id`. The first request for a `user_id` claims it with `password` (8 to 256 characters, stored as an argon2id hash); later requests must present the same password, else 401 `invalid_credentials` (the same message for every credential failure). Repeated failures for one `user_id` or from one client address are refused with 429 and `Retry-After`. `ttl_seconds` defaults to 86400 (60 to 2,592,000).
+         */
         post: operations["issueToken"];
         delete?: never;
         options?: never;
@@ -80,7 +89,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create a public session */
+        /**
+         * Create a public session
+         * @description Creates a session anyone can update. `template` is rendered once now; a template that fails to render, or renders something other than an SVG document, is refused with 400 `template_invalid` and nothing is stored. The session lives for `expire` (a duration such as `30m`, `1d`, `1h30m`; default `1d`) or `expire_seconds` (1 to 31,536,000), whichever is given (`expire_seconds` wins). Anonymous writes are limited per client address (429 with `Retry-After`). Unknown body fields are ignored.
+         */
         post: operations["createPublicSession"];
         delete?: never;
         options?: never;
@@ -97,7 +109,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Read a public session */
+        /**
+         * Read a public session
+         * @description Returns the session's template and current arguments. Public: no token is needed.
+         */
         get: operations["getPublicSession"];
         /**
          * Replace the arguments of a public session
@@ -122,7 +137,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create a session owned by user_id */
+        /**
+         * Create a session owned by user_id
+         * @description Creates a session only its owner can write; the Bearer token's `sub` must be the path's `user_id` (else 403 `forbidden`). The token is checked before the body: without one the answer is 401 whatever the body. A user holds at most a configured number of live sessions (403 `quota_exceeded` past it). `expire_seconds` defaults to 3600 (1 to 31,536,000). Unknown body fields are ignored.
+         */
         post: operations["createUserSession"];
         delete?: never;
         options?: never;
@@ -140,7 +158,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Read a user's session (public) */
+        /**
+         * Read a user's session (public)
+         * @description Returns the session with its timestamps and remaining time to live. Public: reads need no token.
+         */
         get: operations["getUserSession"];
         /**
          * Replace the arguments (and optionally template and TTL)
@@ -148,7 +169,10 @@ export interface paths {
          */
         put: operations["updateUserSession"];
         post?: never;
-        /** Delete a session; its open streams end */
+        /**
+         * Delete a session; its open streams end
+         * @description Deletes the session; its open streams end with a closing boundary. Owner only.
+         */
         delete: operations["deleteUserSession"];
         options?: never;
         head?: never;
@@ -164,7 +188,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** The owner's live sessions, newest first */
+        /**
+         * The owner's live sessions, newest first
+         * @description The owner's live sessions, newest first, a page at a time: pass `next_cursor` back as `cursor` until it is null. A page may hold fewer than `limit` sessions (expired entries are pruned on the way, a bounded number per request) while `next_cursor` is not null: keep following it. Owner only.
+         */
         get: operations["listUserSessions"];
         put?: never;
         post?: never;
@@ -181,7 +208,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Browsable API reference */
+        /**
+         * Browsable API reference
+         * @description A browsable HTML reference of this contract.
+         */
         get: operations["getApiReference"];
         put?: never;
         post?: never;
@@ -245,7 +275,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** The current frame of a public session */
+        /**
+         * The current frame of a public session
+         * @description The current frame once, as `image/svg+xml`, with a strong `ETag`; `If-None-Match` answers 304 when unchanged. Served with a Content-Security-Policy that keeps any script in the SVG from running.
+         */
         get: operations["getPublicSessionFrame"];
         put?: never;
         post?: never;
@@ -265,7 +298,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** The current frame of a user's session (public) */
+        /**
+         * The current frame of a user's session (public)
+         * @description The current frame of a user session once, as `image/svg+xml`, with a strong `ETag` (304 on `If-None-Match`).
+         */
         get: operations["getUserSessionFrame"];
         put?: never;
         post?: never;
@@ -282,7 +318,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The process is up */
+        /**
+         * The process is up
+         * @description Answers while the process is up; for liveness probes.
+         */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -299,7 +338,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /**
+         * Prometheus metrics
+         * @description Prometheus metrics in the text exposition format: request counts by route and status, open streams and channels, process metrics.
+         */
         get: operations["getMetrics"];
         put?: never;
         post?: never;
@@ -316,7 +358,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The combined OpenAPI document */
+        /**
+         * The combined OpenAPI document
+         * @description This contract, bundled into one OpenAPI 3.0 document: what SDK generators and `/docs` read.
+         */
         get: operations["getOpenApiDocument"];
         put?: never;
         post?: never;
@@ -333,7 +378,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The store is reachable and the instance can serve */
+        /**
+         * The store is reachable and the instance can serve
+         * @description 200 when the store answers within its timeout and the signing keys are loaded; 503 otherwise. For readiness probes and load balancers.
+         */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -352,7 +400,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** The live image of a public session */
+        /**
+         * The live image of a public session
+         * @description The live image, for an `<img>` tag: an endless `multipart/x-mixed-replace; boundary=frame` response. The current frame is sent at once (each part twice by default, because browsers show a part only when the next one begins), then one part per update, and the last frame again every `keep_alive` ms. When the session is deleted or expires the stream ends with a closing boundary. A browser navigating to this URL (not an image request) is redirected to the viewer page unless `as_bot=true`. Clients that parse parts themselves should pass `double_frame=false`.
+         */
         get: operations["streamPublicSession"];
         put?: never;
         post?: never;
@@ -372,7 +423,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** The live image of a user's session (public) */
+        /**
+         * The live image of a user's session (public)
+         * @description The live image of a user session; see the public stream for the framing and query parameters.
+         */
         get: operations["streamUserSession"];
         put?: never;
         post?: never;
@@ -395,6 +449,17 @@ export interface components {
         Args: {
             [key: string]: unknown;
         };
+        /**
+         * @description Unknown fields are accepted and ignored (never stored).
+         * @example {
+         *       "session_id": "dashboard",
+         *       "template": "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"240\" height=\"40\"><text x=\"8\" y=\"26\">{{ status }}</text></svg>",
+         *       "args": {
+         *         "status": "starting"
+         *       },
+         *       "expire": "1d"
+         *     }
+         */
         CreatePublicSessionRequest: {
             args?: components["schemas"]["Args"];
             expire?: components["schemas"]["Duration"];
@@ -402,6 +467,17 @@ export interface components {
             session_id: components["schemas"]["Identifier"];
             template: components["schemas"]["Template"];
         };
+        /**
+         * @description Unknown fields are accepted and ignored (never stored).
+         * @example {
+         *       "session_id": "dashboard",
+         *       "template": "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"240\" height=\"40\"><text x=\"8\" y=\"26\">{{ status }}</text></svg>",
+         *       "args": {
+         *         "status": "starting"
+         *       },
+         *       "expire_seconds": 3600
+         *     }
+         */
         CreateUserSessionRequest: {
             args?: components["schemas"]["Args"];
             /** @default 3600 */
@@ -456,14 +532,33 @@ export interface components {
          * @description Endless multipart/x-mixed-replace stream with boundary `frame`. Each part is `Content-Type: image/svg+xml` with a `Content-Length`; see SPEC section 4.
          */
         MultipartStream: string;
+        /**
+         * @example {
+         *       "session_id": "dashboard",
+         *       "template": "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"240\" height=\"40\"><text x=\"8\" y=\"26\">{{ status }}</text></svg>",
+         *       "args": {
+         *         "status": "ok"
+         *       }
+         *     }
+         */
         PublicSession: {
             args: components["schemas"]["Args"];
             session_id: components["schemas"]["Identifier"];
             template: components["schemas"]["Template"];
         };
+        /**
+         * @example {
+         *       "session_id": "dashboard"
+         *     }
+         */
         PublicSessionCreated: {
             session_id: components["schemas"]["Identifier"];
         };
+        /**
+         * @example {
+         *       "session_id": "dashboard"
+         *     }
+         */
         PublicSessionUpdated: {
             session_id: components["schemas"]["Identifier"];
         };
@@ -526,6 +621,14 @@ export interface components {
          * @example <svg xmlns="http://www.w3.org/2000/svg" width="200" height="40"><text x="4" y="24">{{ status }}</text></svg>
          */
         Template: string;
+        /**
+         * @description Unknown fields are accepted and ignored (never stored).
+         * @example {
+         *       "user_id": "alice",
+         *       "password": "correct horse battery staple",
+         *       "ttl_seconds": 86400
+         *     }
+         */
         TokenRequest: {
             /** Format: password */
             password: string;
@@ -536,6 +639,14 @@ export interface components {
             ttl_seconds?: number;
             user_id: components["schemas"]["Identifier"];
         };
+        /**
+         * @example {
+         *       "token": "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl",
+         *       "token_type": "Bearer",
+         *       "expires_in": 86400,
+         *       "expires_at": "2026-12-01T11:00:00.000Z"
+         *     }
+         */
         TokenResponse: {
             /** Format: date-time */
             expires_at: string;
@@ -545,14 +656,44 @@ export interface components {
             /** @enum {string} */
             token_type: "Bearer";
         };
+        /**
+         * @description Unknown fields are accepted and ignored (never stored).
+         * @example {
+         *       "args": {
+         *         "status": "a < b & c"
+         *       }
+         *     }
+         */
         UpdatePublicSessionRequest: {
             args: components["schemas"]["Args"];
         };
+        /**
+         * @description Unknown fields are accepted and ignored (never stored).
+         * @example {
+         *       "args": {
+         *         "status": "ok"
+         *       }
+         *     }
+         */
         UpdateUserSessionRequest: {
             args: components["schemas"]["Args"];
             expire_seconds?: components["schemas"]["ExpireSeconds"];
             template?: components["schemas"]["Template"];
         };
+        /**
+         * @example {
+         *       "user_id": "alice",
+         *       "session_id": "dashboard",
+         *       "template": "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"240\" height=\"40\"><text x=\"8\" y=\"26\">{{ status }}</text></svg>",
+         *       "args": {
+         *         "status": "ok"
+         *       },
+         *       "created_at": "2026-11-30T11:00:00.000Z",
+         *       "updated_at": "2026-11-30T11:05:00.000Z",
+         *       "expires_at": "2026-11-30T12:00:00.000Z",
+         *       "ttl": 3300
+         *     }
+         */
         UserSession: {
             args: components["schemas"]["Args"];
             /** Format: date-time */
@@ -567,6 +708,14 @@ export interface components {
             updated_at: string;
             user_id: components["schemas"]["Identifier"];
         };
+        /**
+         * @example {
+         *       "user_id": "alice",
+         *       "session_id": "dashboard",
+         *       "stream_url": "/stream/alice/dashboard",
+         *       "expires_at": "2026-11-30T12:00:00.000Z"
+         *     }
+         */
         UserSessionCreated: {
             /** Format: date-time */
             expires_at: string;
@@ -578,11 +727,34 @@ export interface components {
             stream_url: string;
             user_id: components["schemas"]["Identifier"];
         };
+        /**
+         * @example {
+         *       "sessions": [
+         *         {
+         *           "session_id": "dashboard",
+         *           "created_at": "2026-11-30T11:00:00.000Z",
+         *           "updated_at": "2026-11-30T11:05:00.000Z",
+         *           "expires_at": "2026-11-30T12:00:00.000Z",
+         *           "ttl": 3300
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         UserSessionList: {
             /** @description Pass as cursor for the next page; null on the last page. */
             next_cursor: string | null;
             sessions: components["schemas"]["UserSessionSummary"][];
         };
+        /**
+         * @example {
+         *       "session_id": "dashboard",
+         *       "created_at": "2026-11-30T11:00:00.000Z",
+         *       "updated_at": "2026-11-30T11:05:00.000Z",
+         *       "expires_at": "2026-11-30T12:00:00.000Z",
+         *       "ttl": 3300
+         *     }
+         */
         UserSessionSummary: {
             /** Format: date-time */
             created_at: string;
