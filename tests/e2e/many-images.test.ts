@@ -80,6 +80,22 @@ describe.runIf(chromiumAvailable())('20 live images on one page in headless Chro
     }
   });
 
+  it("When the web UI is served over HTTP/2, then a session page shows the stream itself and its editor follows other writers", async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${running.baseUrl}/session/board-3`);
+      await page.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth === 60);
+      expect(await page.getAttribute('#live', 'src')).toBe('/stream/board-3');
+      await expect.poll(async () => JSON.parse((await page.inputValue('#args')) || 'null')).toEqual({ n: 3, width: 60 });
+      const updated = await running.app.inject({ method: 'PUT', url: '/api/session/board-3', payload: { args: { n: 'x', width: 70 } } });
+      expect(updated.statusCode).toBe(200);
+      await expect.poll(async () => JSON.parse(await page.inputValue('#args'))).toEqual({ n: 'x', width: 70 });
+      await page.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth === 70);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('When the last of 20 live images is updated, then the page shows its new frame', async () => {
     const page = await browser.newPage();
     try {

@@ -393,6 +393,104 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     await page.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth > 0, undefined, { timeout: 15_000 });
   });
 
+  it("When another page updates the session, then this page's editor and image follow through the data feed", async () => {
+    await createUserSession('two-tabs', { status: 'one' });
+    const writer = await newPage({ loggedIn: true });
+    const reader = await newPage({ loggedIn: true });
+    await openSession(writer, 'lin/two-tabs');
+    await openSession(reader, 'lin/two-tabs');
+    await reader.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth === 240);
+
+    await writer.fill('#args', '{"status": "two"}');
+    await writer.click('#update');
+    await expect.poll(() => writer.textContent('#update-message')).toContain('Updated');
+    await expect.poll(async () => JSON.parse(await reader.inputValue('#args'))).toEqual({ status: 'two' });
+    await expect.poll(() => reader.textContent('#update-message')).toContain('Updated elsewhere');
+    // The reader's editor now writes over the newest version: no conflict.
+    await reader.fill('#args', '{"status": "three"}');
+    await reader.click('#update');
+    await expect.poll(() => reader.textContent('#update-message')).toContain('Updated');
+    await expect.poll(async () => JSON.parse(await writer.inputValue('#args'))).toEqual({ status: 'three' });
+  });
+
+  it('When this page has unsaved edits and someone else saves first, then Update explains the 412 and offers to load their version instead of overwriting', async () => {
+    await createUserSession('stale', { status: 'one' });
+    const page = await newPage({ loggedIn: true });
+    await openSession(page, 'lin/stale');
+    await page.fill('#args', '{"status": "mine"}');
+    const other = await running.api('PUT', '/api/user/lin/session/stale', { json: { args: { status: 'theirs' } }, headers: bearer(token) });
+    expect(other.status).toBe(204);
+    await expect.poll(() => page.textContent('#update-message')).toContain('Someone else has just updated');
+    // The edits are kept while the newer version is announced.
+    expect(JSON.parse(await page.inputValue('#args'))).toEqual({ status: 'mine' });
+
+    await page.click('#update');
+    await expect.poll(() => page.isVisible('#conflict')).toBe(true);
+    expect(await page.textContent('#update-message')).toContain('nothing was saved');
+    expect(await page.textContent('#conflict-text')).toContain('nothing of theirs was overwritten');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('conflict-reload');
+    expect((await running.api('GET', '/api/user/lin/session/stale')).body.args).toEqual({ status: 'theirs' });
+
+    await page.click('#conflict-reload');
+    await expect.poll(async () => JSON.parse(await page.inputValue('#args'))).toEqual({ status: 'theirs' });
+    expect(await page.isHidden('#conflict')).toBe(true);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('args');
+  });
+
+  it('When the person chooses to save their edits over the newer version, then theirs are replaced knowingly', async () => {
+    await createUserSession('stale-overwrite', { status: 'one' });
+    const page = await newPage({ loggedIn: true });
+    await openSession(page, 'lin/stale-overwrite');
+    await page.fill('#args', '{"status": "mine"}');
+    expect((await running.api('PUT', '/api/user/lin/session/stale-overwrite', { json: { args: { status: 'theirs' } }, headers: bearer(token) })).status).toBe(204);
+    await expect.poll(() => page.textContent('#update-message')).toContain('Someone else has just updated');
+    await page.click('#update');
+    await expect.poll(() => page.isVisible('#conflict')).toBe(true);
+    await page.click('#conflict-overwrite');
+    await expect.poll(() => page.textContent('#update-message')).toContain('Updated');
+    expect((await running.api('GET', '/api/user/lin/session/stale-overwrite')).body.args).toEqual({ status: 'mine' });
+  });
+
+  it('When the session is deleted elsewhere, then the open page says so and stops offering to write', async () => {
+    await createUserSession('vanishing');
+    const page = await newPage({ loggedIn: true });
+    await openSession(page, 'lin/vanishing');
+    // Deleted once the page follows the session; a page that opens after the delete gets the 404 page instead.
+    await page.waitForSelector('[data-page=session][data-feed=live]');
+    expect(await page.isEnabled('#update')).toBe(true);
+    expect((await running.api('DELETE', '/api/user/lin/session/vanishing', { headers: bearer(token) })).status).toBe(204);
+    await expect.poll(() => page.textContent('#update-message')).toContain('was deleted');
+    expect(await page.isDisabled('#update')).toBe(true);
+    expect(await page.textContent('#update-reason')).toContain('ended');
+  });
+
+  it('When the template or the args are edited, then a preview rendered by the service shows before anything is saved', async () => {
+    await createUserSession('previewed', { status: 'saved' });
+    const page = await newPage({ loggedIn: true });
+    await openSession(page, 'lin/previewed');
+    const preview = '#edit-preview img';
+    await page.waitForFunction((selector) => (document.querySelector(selector) as HTMLImageElement).naturalWidth === 240, preview);
+    await page.fill('#template', '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="40"><text y="20">{{ status }}</text></svg>');
+    await page.waitForFunction((selector) => (document.querySelector(selector) as HTMLImageElement).naturalWidth === 300, preview);
+    expect(await page.getAttribute(preview, 'src')).toMatch(/^blob:/);
+    // Nothing was stored by previewing.
+    expect(await (await fetch(`${running.baseUrl}/frame/lin/previewed`)).text()).toContain('width="240"');
+
+    await page.fill('#template', '<svg xmlns="http://www.w3.org/2000/svg"><text>{% if %}</text></svg>');
+    await expect.poll(() => page.textContent('#edit-preview .message')).toMatch(/No preview: .*line/i);
+    await page.fill('#args', '{"status": ');
+    await expect.poll(() => page.textContent('#edit-preview .message')).toContain('not valid JSON');
+  });
+
+  it('When a new session is being written on the home page, then its preview follows the template and args', async () => {
+    const page = await newPage();
+    await page.goto(`${running.baseUrl}/`);
+    const preview = '#create-preview img';
+    await page.waitForFunction((selector) => (document.querySelector(selector) as HTMLImageElement).naturalWidth === 240, preview);
+    await page.fill('#create-form textarea[name=template]', '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="20"><text y="15">{{ status }}</text></svg>');
+    await page.waitForFunction((selector) => (document.querySelector(selector) as HTMLImageElement).naturalWidth === 120, preview);
+  });
+
   it('When /docs is opened, then its introduction shows the literal <img> tag', async () => {
     const page = await newPage();
     await page.goto(`${running.baseUrl}/docs`);

@@ -1,6 +1,7 @@
 import { api, attempt, authHeader, currentLogin, explain, parseArgs } from './api.js';
-import { $, focusOn, remaining, show } from './dom.js';
+import { $, focusOn, remaining, required, show } from './dom.js';
 import { renderLoginState, wireLogin } from './login.js';
+import { Preview } from './preview.js';
 
 async function loadSessions(append = false, cursor?: string): Promise<void> {
   const login = currentLogin();
@@ -39,6 +40,10 @@ function wireCreate(form: HTMLFormElement): void {
     const item = form.elements.namedItem(name);
     return item instanceof RadioNodeList || item instanceof HTMLInputElement || item instanceof HTMLTextAreaElement ? item.value : '';
   };
+  const preview = new Preview(required('#create-preview'), () => ({ template: field('template'), args: field('args') }));
+  for (const name of ['template', 'args']) form.querySelector(`[name=${name}]`)?.addEventListener('input', () => preview.schedule());
+  preview.schedule();
+
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void (async () => {

@@ -1,6 +1,8 @@
 import { currentLogin, explain, parseArgs } from './api.js';
 import { $, focusOn, remaining, required, show } from './dom.js';
 import { renderLoginState, wireLogin } from './login.js';
+import { Preview } from './preview.js';
+import { followSession, type FeedUpdate } from './feed.js';
 import { deleteSession, pathOf, readSession, writeSession, type SessionRef, type Snapshot } from './sessions.js';
 
 /** What the editor last loaded from or saved to the service; `etag` is the version an Update writes over. */
@@ -53,6 +55,9 @@ export function sessionPage(root: HTMLElement): void {
   const deleteConfirm = required('#delete-confirm');
 
   let saved: Saved | null = null;
+  /** A write of this page's own is under way; a feed update that arrives meanwhile waits for its answer. */
+  let writing = false;
+  let deferred: FeedUpdate | null = null;
   /** The session was deleted or expired: nothing more to write. */
   let ended = false;
 
@@ -91,7 +96,12 @@ export function sessionPage(root: HTMLElement): void {
     args.value = saved.argsText;
     showLifetime();
     refreshPermission();
+    preview.schedule();
   };
+
+  const preview = new Preview(required('#edit-preview'), () => ({ template: template.value, args: args.value }));
+  template.addEventListener('input', () => preview.schedule());
+  args.addEventListener('input', () => preview.schedule());
 
   /** Reads the session; replaces the editor's text only when `force`, or when it holds no unsaved edits. */
   const load = async (force: boolean): Promise<boolean> => {
@@ -126,7 +136,10 @@ export function sessionPage(root: HTMLElement): void {
     const templateText = template.value;
     const argsText = args.value;
     const changesTemplate = ref.kind === 'user' && saved !== null && templateText !== saved.template;
-    const result = await writeSession(ref, { args: parsed.args, template: changesTemplate ? templateText : undefined }, etag, currentLogin());
+    writing = true;
+    const result = await writeSession(ref, { args: parsed.args, template: changesTemplate ? templateText : undefined }, etag, currentLogin()).finally(() => {
+      writing = false;
+    });
     if (result.ok) {
       hideConflict();
       saved = { template: templateText, argsText, args: parsed.args, etag: result.etag, expiresAt: saved?.expiresAt ?? null };
@@ -140,6 +153,7 @@ export function sessionPage(root: HTMLElement): void {
     }
     renderLoginState();
     refreshPermission();
+    settleDeferred();
   };
 
   update.addEventListener('click', () => void save(saved?.etag ?? null));
@@ -225,10 +239,97 @@ export function sessionPage(root: HTMLElement): void {
     focusOn(mayWrite() ? args : required('#edit-heading'));
   }, refreshPermission);
 
+  /*
+   * The live image and the data feed each hold a connection for as long as
+   * the page is open, so they start only after this script and its first read
+   * (SPEC section 7). Over HTTP/2 they share one connection with everything
+   * else, and the image is the stream itself. Over HTTP/1.1 (6 connections per
+   * host in a browser) one tab would hold two, so the feed alone is held and
+   * the image is the current frame, fetched again on each update the feed
+   * announces: a tab of the UI costs one connection, as one live image does.
+   */
+  const streamUrl = live.dataset.stream ?? `/stream/${pathOf(ref)}`;
+  const frameUrl = live.dataset.frame ?? `/frame/${pathOf(ref)}`;
+  const navigation = performance.getEntriesByType('navigation')[0];
+  const multiplexed = navigation instanceof PerformanceNavigationTiming && ['h2', 'h3'].includes(navigation.nextHopProtocol);
+  let imageFollowsFeed = !multiplexed;
+  const showFrame = (etag: string | null) => {
+    if (imageFollowsFeed) live.src = etag ? `${frameUrl}?v=${encodeURIComponent(etag)}` : frameUrl;
+  };
+  const imageSettled = () =>
+    new Promise<void>((resolve) => {
+      if (live.complete) resolve();
+      live.addEventListener('load', () => resolve(), { once: true });
+      live.addEventListener('error', () => resolve(), { once: true });
+    });
+
+  /** A write by anyone, this page included, as the feed tells it. */
+  const onRemoteUpdate = (update: FeedUpdate) => {
+    // Says the page is following its session (tests and styles can tell).
+    root.dataset.feed = 'live';
+    if (writing) {
+      // This page's own write may be under way: decide once its answer (and new ETag) is known.
+      deferred = update;
+      return;
+    }
+    showFrame(update.etag);
+    if (!saved) return;
+    saved.expiresAt = update.expires_at;
+    showLifetime();
+    if (update.etag === saved.etag) return;
+    if (dirty()) {
+      // saved.etag stays the version these edits started from, so Update answers 412 and asks.
+      show(updateMessage, 'Someone else has just updated this session. Your edits are kept; Update will ask before replacing theirs.');
+      return;
+    }
+    const argsText = formatArgs(update.args);
+    const changed = argsText !== saved.argsText;
+    saved = { ...saved, args: update.args, argsText, etag: update.etag };
+    args.value = argsText;
+    preview.schedule();
+    if (changed) show(updateMessage, 'Updated elsewhere: the editor shows the newest arguments.', 'ok');
+    // The feed carries the args only; a user session's template may have changed too.
+    if (ref.kind === 'user') void load(false);
+  };
+  function settleDeferred(): void {
+    const update = deferred;
+    deferred = null;
+    if (update) onRemoteUpdate(update);
+  }
+  // A function, not the IIFE below reading `saved`: the compiler would take the IIFE's view of it (still null).
+  const savedEtag = (): string | null => saved?.etag ?? null;
+
   void (async () => {
     await load(true);
-    // Only now the live image: its stream holds a connection for as long as the page is open,
-    // so this page's own script and first read must not wait behind it (SPEC section 7).
-    live.src = live.dataset.stream ?? `/stream/${pathOf(ref)}`;
+    if (!imageFollowsFeed) {
+      live.src = streamUrl;
+    } else {
+      showFrame(savedEtag());
+      await imageSettled();
+    }
+    const end = (reason: 'deleted' | 'expired' | 'gone' | null) => {
+      ended = true;
+      root.dataset.feed = 'ended';
+      refreshPermission();
+      const why = reason === 'expired' ? 'has expired' : reason === 'deleted' ? 'was deleted' : 'no longer exists';
+      show(updateMessage, `This session ${why}. Its images no longer update.`);
+    };
+    followSession(pathOf(ref), {
+      update: onRemoteUpdate,
+      end,
+      unavailable: () => {
+        void (async () => {
+          // EventSource does not say why it was refused: a session that is gone is a 404 here too.
+          const check = await readSession(ref);
+          if (!check.ok && check.status === 404) {
+            end(null);
+            return;
+          }
+          // No feed from this server: the image at least stays live on its own.
+          imageFollowsFeed = false;
+          live.src = streamUrl;
+        })();
+      },
+    });
   })();
 }
