@@ -52,9 +52,19 @@ async function startService(redisUrl: string): Promise<{ url: string; child: Chi
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [path.join(projectRoot, 'dist/src/server.js')], {
-    env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // SPEC section 8: the default LOG_LEVEL, and the section 9 rate limits off (0).
+    env: {
+      ...process.env,
+      PORT: String(port),
+      REDIS_URL: redisUrl,
+      LOG_LEVEL: 'info',
+      RATE_LIMIT_ANON_WRITES_PER_MINUTE: '0',
+      RATE_LIMIT_USER_WRITES_PER_MINUTE: '0',
+    },
+    // Request logs go to a pipe that is drained, as a log shipper would; not to this terminal.
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  child.stdout?.resume();
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/readyz`);

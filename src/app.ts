@@ -25,6 +25,7 @@ import { opsHandlers } from './http/handlers/ops.js';
 import { publicSessionHandlers } from './http/handlers/public-sessions.js';
 import { userSessionHandlers } from './http/handlers/user-sessions.js';
 import { securityHandlers } from './http/security.js';
+import { installAccessLog } from './http/access-log.js';
 import { countResponses, createMetrics } from './http/metrics.js';
 import { toServiceHandlers } from './http/operations.js';
 import { registerPages } from './http/pages.js';
@@ -87,6 +88,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   };
   const serverOptions = {
     logger: { level: config.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    // src/http/access-log.ts writes one line per request instead, at debug.
+    disableRequestLogging: true,
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: true,
     forceCloseConnections: 'idle' as const,
@@ -185,6 +188,7 @@ async function assemble(app: FastifyInstance, config: Config, options: BuildOpti
     contract,
   };
   countResponses(app, ctx.metrics);
+  installAccessLog(app);
   await installRouteGuards(app, store, config);
   allowAnyOriginOnPublicReads(app);
 
