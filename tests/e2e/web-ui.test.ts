@@ -225,8 +225,11 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     await openSession(page, 'lin/extend-me');
     await page.fill('#args', '{"status": "unsaved edit"}');
     await page.selectOption('#extend-seconds', '604800');
+    await page.waitForSelector('[data-page=session][data-feed=live]');
     await page.click('#extend');
     await expect.poll(() => page.textContent('#manage-message')).toContain('Extended');
+    // Its own write, announced by the feed too, is not taken for someone else's.
+    expect(await page.textContent('#update-message')).not.toContain('Someone else');
     const after = await running.api('GET', '/api/user/lin/session/extend-me');
     expect(after.body.ttl).toBeGreaterThan(600_000);
     // Extending sends the stored args again, never the editor's unsaved text.

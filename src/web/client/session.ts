@@ -190,10 +190,14 @@ export function sessionPage(root: HTMLElement): void {
           show(manageMessage, explain(latest.status, latest.error));
           return;
         }
-        const result = await writeSession(ref, { args: latest.session.args, expireSeconds: seconds }, latest.session.etag, currentLogin());
+        writing = true;
+        const result = await writeSession(ref, { args: latest.session.args, expireSeconds: seconds }, latest.session.etag, currentLogin()).finally(() => {
+          writing = false;
+        });
+        // This page's own write: an editor that was up to date stays so, unsaved edits and all.
+        if (result.ok && saved && saved.etag === latest.session.etag) saved.etag = result.etag;
+        settleDeferred();
         if (result.ok) {
-          // This page's own write: an editor that was up to date stays so.
-          if (saved && saved.etag === latest.session.etag) saved.etag = result.etag;
           const reread = await readSession(ref);
           if (saved && reread.ok) saved.expiresAt = reread.session.expiresAt;
           showLifetime();
