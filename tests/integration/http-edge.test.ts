@@ -196,7 +196,8 @@ describe('HTTP edges', () => {
       });
       try {
         await page.goto(running.baseUrl + path);
-        await page.waitForFunction(ready, undefined, { timeout: 15_000 });
+        // Not waitForFunction: it evaluates a string predicate with eval, which the page's own CSP refuses while it polls.
+        await expect.poll(() => page.evaluate(ready), { timeout: 15_000 }).toBe(true);
         return violations;
       } finally {
         await page.close();
