@@ -64,7 +64,7 @@ async function startService(redisUrl: string): Promise<{ url: string; child: Chi
     // Request logs go to a pipe that is drained, as a log shipper would; not to this terminal.
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  child.stdout?.resume();
+  child.stdout.resume();
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/readyz`);
@@ -174,7 +174,7 @@ async function openStreams(url: string, n: number, marker: string): Promise<{ so
   };
 }
 
-async function streamBench(serviceUrl: string, service: ChildProcess): Promise<void> {
+async function streamBench(serviceUrl: string, _service: ChildProcess): Promise<void> {
   const bare = await startBare('broadcast');
   const pad = 'x'.repeat(900);
   const svg = (v: string) => `<svg xmlns="http://www.w3.org/2000/svg"><text>${v}</text><desc>${pad}</desc></svg>`;
@@ -216,7 +216,6 @@ async function streamBench(serviceUrl: string, service: ChildProcess): Promise<v
   report(`  p99 viewer latency`, `${median(oursTimes, 'p99').toFixed(0)} ms`, '≤ 250 ms');
   report('server memory per open stream', `${((rssAfter - rssBefore) / STREAMS / 1024).toFixed(1)} KB (bare ${((bareRss1 - bareRss0) / STREAMS / 1024).toFixed(1)} KB)`, '≤ 20 KB');
 
-  void service;
 }
 
 async function main(): Promise<void> {

@@ -11,8 +11,7 @@ export type ErrorBody = components['schemas']['Error'];
 
 // Compile-time check that the domain's codes are exactly the contract's.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-const codesMatchContract: Same<ErrorCode, ErrorBody['code']> = true;
-void codesMatchContract;
+export const codesMatchContract: Same<ErrorCode, ErrorBody['code']> = true;
 
 export const STATUS_OF_CODE: Record<ErrorCode, number> = {
   validation_failed: 400,

@@ -168,6 +168,7 @@ export class RedisStore implements Store {
       if (isTimeout(err)) {
         // On a cluster one stalled shard must not fail the others, and a probe would reach any node: no breaker there.
         if (!this.sharded) {
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- another command may have set it while this one waited
           if (!this.stalled) this.log?.warn({ err: (err as Error).message }, 'store command timed out: failing store commands at once until it answers again');
           this.stalled = true;
           this.probe();
@@ -238,7 +239,7 @@ export class RedisStore implements Store {
   get(key: string): Promise<StoredEntry | null> {
     return this.guard(async () => {
       const result = await this.client.multi().get(key).call('PEXPIRETIME', key).exec();
-      const value = result?.[0]?.[1] as string | null;
+      const value = result?.[0]?.[1] as string | null | undefined;
       if (value === null || value === undefined) return null;
       return { value, expiresAt: expiresAtFrom(result?.[1]?.[1] as number) };
     });
@@ -299,7 +300,7 @@ export class RedisStore implements Store {
       for (const key of keys) pipeline.get(key).call('PEXPIRETIME', key);
       const replies = repliesOf(await pipeline.exec());
       return keys.map((_, i) => {
-        const value = replies[2 * i] as string | null;
+        const value = replies[2 * i] as string | null | undefined;
         return value === null || value === undefined ? null : { value, expiresAt: expiresAtFrom(replies[2 * i + 1] as number) };
       });
     });
@@ -349,7 +350,7 @@ export class RedisStore implements Store {
         const batch = limit + 1;
         const raw = await this.client.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', offset, batch);
         for (let i = 0; i < raw.length && page.length < limit; i += 2) {
-          const entry = { member: raw[i]!, score: Number(raw[i + 1]) };
+          const entry = { member: raw[i] ?? '', score: Number(raw[i + 1]) };
           if (after && entry.score === after.score && entry.member >= after.member) continue;
           page.push(entry);
         }

@@ -119,7 +119,8 @@ describe('rendered output must be an SVG document', () => {
   });
 
   it('When output holds characters XML forbids (the 1 MB of U+0001 amplification), then it is refused before it is stored', async () => {
-    const err = await rejection(svg('{% for i in (1..1000) %}{{ c }}{% endfor %}'), { c: '\u0001'.repeat(1000) });
+    // A tenth of the reported size: the parser stops at the first bad character either way.
+    const err = await rejection(svg('{% for i in (1..100) %}{{ c }}{% endfor %}'), { c: '\u0001'.repeat(1000) });
     expect(err.message).toMatch(/line 1, column \d+/);
     await rejection(svg('{{ c | raw }}'), { c: '\u0000' });
   });

@@ -46,9 +46,8 @@ function run(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    // stdio 'pipe' gives both streams (hence the assertions).
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('error', reject);
     child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} exited with ${code}: ${output}`))));
   });
@@ -143,7 +142,7 @@ export async function startCluster(options: { nodeTimeoutMs?: number } = {}): Pr
       const shards = (await viewer.client.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
       const shard = shards.find(([from, to]) => slot >= from && slot <= to);
       if (!shard) throw new Error(`no shard serves slot ${slot}`);
-      return Number(shard[2][1]);
+      return shard[2][1];
     },
     async kill(port: number) {
       const server = byPort.get(port);
