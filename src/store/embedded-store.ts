@@ -81,23 +81,25 @@ export class EmbeddedStore implements Store {
     return true;
   }
 
-  async replace(key: string, value: string, expiresAt?: number): Promise<StoredEntry | null> {
+  async replace(key: string, value: string, expiresAt?: number, announce?: string): Promise<StoredEntry | null> {
     const current = this.live(key);
     if (!current) return null;
     this.admit(key, value);
     const next = { value, expiresAt: expiresAt === undefined ? current.expiresAt : expiresAt };
     this.setEntry(key, next);
+    if (announce !== undefined) await this.publish(key, announce);
     return { ...next };
   }
 
   // Synchronous from the comparison to the write: nothing else can run in between.
-  async replaceIfUnchanged(key: string, expected: string, value: string, expiresAt?: number): Promise<ConditionalReplace> {
+  async replaceIfUnchanged(key: string, expected: string, value: string, expiresAt?: number, announce?: string): Promise<ConditionalReplace> {
     const current = this.live(key);
     if (!current) return { outcome: 'missing' };
     if (current.value !== expected) return { outcome: 'changed' };
     this.admit(key, value);
     const entry = { value, expiresAt: expiresAt === undefined ? current.expiresAt : expiresAt };
     this.setEntry(key, entry);
+    if (announce !== undefined) await this.publish(key, announce);
     return { outcome: 'replaced', entry: { ...entry } };
   }
 

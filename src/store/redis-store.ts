@@ -76,7 +76,26 @@ if ARGV[3] == '' then
 else
   redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
 end
+if ARGV[5] ~= '' then redis.call(ARGV[5], KEYS[1], ARGV[4]) end
 return {'replaced', redis.call('PEXPIRETIME', KEYS[1])}
+`;
+
+/**
+ * A write and its broadcast in one round trip: SET XX, then, only if the key
+ * was there, PUBLISH (or SPUBLISH on a cluster: the channel is the key's own
+ * name, so the same slot) of the message. Returns the new PEXPIRETIME, or
+ * false when the key was missing.
+ */
+const REPLACE_AND_ANNOUNCE = `
+local written
+if ARGV[2] == '' then
+  written = redis.call('SET', KEYS[1], ARGV[1], 'XX', 'KEEPTTL')
+else
+  written = redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2], 'XX')
+end
+if not written then return false end
+if ARGV[4] ~= '' then redis.call(ARGV[4], KEYS[1], ARGV[3]) end
+return redis.call('PEXPIRETIME', KEYS[1])
 `;
 
 const DELETE_IF_UNCHANGED = `
@@ -118,6 +137,11 @@ export class RedisStore implements Store {
   private reconnectPending = false;
 
   private readonly sharded: boolean;
+
+  /** How a script announces on a session's channel: sharded pub/sub on a cluster. */
+  private get publishCommand(): 'SPUBLISH' | 'PUBLISH' {
+    return this.sharded ? 'SPUBLISH' : 'PUBLISH';
+  }
 
   constructor(
     private readonly client: Redis | Cluster,
@@ -252,7 +276,13 @@ export class RedisStore implements Store {
     });
   }
 
-  replace(key: string, value: string, expiresAt?: number): Promise<StoredEntry | null> {
+  replace(key: string, value: string, expiresAt?: number, announce?: string): Promise<StoredEntry | null> {
+    if (announce !== undefined) {
+      return this.guard(async () => {
+        const reply = await this.client.eval(REPLACE_AND_ANNOUNCE, 1, key, value, expiresAt === undefined ? '' : String(expiresAt), announce, this.publishCommand);
+        return reply === null ? null : { value, expiresAt: expiresAtFrom(Number(reply)) };
+      });
+    }
     return this.guard(async () => {
       const tx = this.client.multi();
       if (expiresAt === undefined) tx.call('SET', key, value, 'XX', 'KEEPTTL');
@@ -263,9 +293,18 @@ export class RedisStore implements Store {
     });
   }
 
-  replaceIfUnchanged(key: string, expected: string, value: string, expiresAt?: number): Promise<ConditionalReplace> {
+  replaceIfUnchanged(key: string, expected: string, value: string, expiresAt?: number, announce?: string): Promise<ConditionalReplace> {
     return this.guard(async () => {
-      const reply = await this.client.eval(REPLACE_IF_UNCHANGED, 1, key, expected, value, expiresAt === undefined ? '' : String(expiresAt));
+      const reply = await this.client.eval(
+        REPLACE_IF_UNCHANGED,
+        1,
+        key,
+        expected,
+        value,
+        expiresAt === undefined ? '' : String(expiresAt),
+        announce ?? '',
+        announce === undefined ? '' : this.publishCommand,
+      );
       const [outcome, pexpiretime] = Array.isArray(reply) ? (reply as unknown[]) : [];
       if (outcome === 'replaced') return { outcome, entry: { value, expiresAt: expiresAtFrom(Number(pexpiretime)) } };
       if (outcome === 'changed' || outcome === 'missing') return { outcome };

@@ -31,15 +31,18 @@ export interface Store {
   /**
    * Sets the key only if present (SET XX); keeps its expiry unless expiresAt
    * is given. Returns the entry as stored, or null when the key did not exist.
+   * With `announce`, that message is published on the key's own channel (a
+   * session's key and channel share one name) in the same step, only if the
+   * write happened: a write and its broadcast cost one round trip.
    */
-  replace(key: string, value: string, expiresAt?: number): Promise<StoredEntry | null>;
+  replace(key: string, value: string, expiresAt?: number, announce?: string): Promise<StoredEntry | null>;
   /**
    * Like replace, but only while the key still holds `expected` exactly (the
    * value as the caller read it): the comparison and the write are one step
    * that no other writer, in this process or another, can come between.
    * Optimistic concurrency (If-Match) rests on this.
    */
-  replaceIfUnchanged(key: string, expected: string, value: string, expiresAt?: number): Promise<ConditionalReplace>;
+  replaceIfUnchanged(key: string, expected: string, value: string, expiresAt?: number, announce?: string): Promise<ConditionalReplace>;
   /** Deletes the key only while it still holds `expected` exactly, in one step like replaceIfUnchanged. */
   deleteIfUnchanged(key: string, expected: string): Promise<'deleted' | 'changed' | 'missing'>;
   delete(key: string): Promise<boolean>;

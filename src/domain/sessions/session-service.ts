@@ -226,27 +226,26 @@ export class SessionService {
     const record: SessionRecord = { template, args: input.args, ...frame, createdAt: current.createdAt, updatedAt, revision: newRevision(updatedAt) };
     const value = encode(record);
     const expiresAt = input.ttlSeconds === undefined ? undefined : updatedAt + input.ttlSeconds * 1000;
+    // Without a new lifetime the write keeps the expiry just read, so the frame can name it
+    // before the write: the store then writes and broadcasts in one step (one round trip).
+    const announce = encodeStreamEvent({
+      type: 'frame',
+      svg: frame.svg,
+      etag: frame.etag,
+      version: updatedAt,
+      expiresAt: expiresAt ?? entry.expiresAt,
+      revision: record.revision,
+      args: record.args,
+    });
     let stored: StoredEntry | null;
     if (ifMatch) {
-      const written = await this.store.replaceIfUnchanged(key, entry.value, value, expiresAt);
+      const written = await this.store.replaceIfUnchanged(key, entry.value, value, expiresAt, announce);
       if (written.outcome === 'changed') throw changedSince();
       stored = written.outcome === 'replaced' ? written.entry : null;
     } else {
-      stored = await this.store.replace(key, value, expiresAt);
+      stored = await this.store.replace(key, value, expiresAt, announce);
     }
     if (!stored) throw notFound();
-    await this.store.publish(
-      key,
-      encodeStreamEvent({
-        type: 'frame',
-        svg: frame.svg,
-        etag: frame.etag,
-        version: updatedAt,
-        expiresAt: stored.expiresAt,
-        revision: record.revision,
-        args: record.args,
-      }),
-    );
     return { ...record, ref, expiresAt: stored.expiresAt };
   }
 
