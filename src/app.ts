@@ -4,7 +4,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { Eta } from 'eta';
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import openapiGlue from 'fastify-openapi-glue';
 import type { OperationHandlers } from '../generated/handlers.js';
@@ -89,7 +89,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const serverOptions = {
     logger: { level: config.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
     // src/http/access-log.ts writes one line per request instead, at debug.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: true,
     forceCloseConnections: 'idle' as const,
@@ -140,7 +140,7 @@ async function assemble(app: FastifyInstance, config: Config, options: BuildOpti
   // *returns* get a parser that refuses them (415): a text/plain body would
   // otherwise skip validation, and fastify-openapi-glue stops warning about them.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(['text/plain', 'text/html', 'image/svg+xml', 'multipart/x-mixed-replace'], (_request, _body, done) => {
+  app.addContentTypeParser(['text/plain', 'text/html', 'image/svg+xml', 'multipart/x-mixed-replace', 'text/event-stream'], (_request, _body, done) => {
     done(Object.assign(new Error('only application/json request bodies are accepted'), { statusCode: 415 }), undefined);
   });
   installErrorHandling(app);
