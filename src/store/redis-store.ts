@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from './errors.js';
 import type { ConditionalReplace, IndexEntry, MessageListener, Store, StoredEntry } from './store.js';
@@ -37,6 +38,37 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
 function isCluster(client: Redis | Cluster): client is Cluster {
   return client.isCluster;
 }
+/** A Lua script and its SHA-1, so calls send the digest (EVALSHA) instead of the whole text (EVAL). */
+interface Script {
+  lua: string;
+  sha: string;
+}
+
+function script(lua: string): Script {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/**
+ * EVALSHA first: Redis hashes an EVAL's whole text on every call, and the text
+ * travels every time; only a node that has not seen the script yet (a restart,
+ * a new cluster node) answers NOSCRIPT, and gets the text once.
+ */
+async function runScript(client: Redis | Cluster, code: Script, key: string, ...args: string[]): Promise<unknown> {
+  try {
+    return await client.evalsha(code.sha, 1, key, ...args);
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(code.lua, 1, key, ...args);
+    throw err;
+  }
+}
+
+/** A session read: its value and absolute expiry, atomically, as one command. */
+const GET_WITH_EXPIRY = script(`
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+return {value, redis.call('PEXPIRETIME', KEYS[1])}
+`);
+
 /** While the store is stalled, how soon a probe that failed without timing out is repeated. */
 const PROBE_RETRY_MS = 100;
 
@@ -55,11 +87,11 @@ function expiresAtFrom(pexpiretime: number): number | null {
  * that ended would hand its next window a free attempt that never runs out.
  * A script reads and decrements in one step; DECR keeps the key's TTL.
  */
-const DECREMENT_IF_POSITIVE = `
+const DECREMENT_IF_POSITIVE = script(`
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 if count <= 0 then return 0 end
 return redis.call('DECR', KEYS[1])
-`;
+`);
 
 /**
  * Optimistic concurrency: compare with the value as the caller read it and
@@ -67,7 +99,7 @@ return redis.call('DECR', KEYS[1])
  * whichever instance sent it. Full values are compared, not a version field,
  * so the store stays ignorant of what it holds.
  */
-const REPLACE_IF_UNCHANGED = `
+const REPLACE_IF_UNCHANGED = script(`
 local current = redis.call('GET', KEYS[1])
 if not current then return {'missing'} end
 if current ~= ARGV[1] then return {'changed'} end
@@ -78,7 +110,7 @@ else
 end
 if ARGV[5] ~= '' then redis.call(ARGV[5], KEYS[1], ARGV[4]) end
 return {'replaced', redis.call('PEXPIRETIME', KEYS[1])}
-`;
+`);
 
 /**
  * A write and its broadcast in one round trip: SET XX, then, only if the key
@@ -86,7 +118,7 @@ return {'replaced', redis.call('PEXPIRETIME', KEYS[1])}
  * name, so the same slot) of the message. Returns the new PEXPIRETIME, or
  * false when the key was missing.
  */
-const REPLACE_AND_ANNOUNCE = `
+const REPLACE_AND_ANNOUNCE = script(`
 local written
 if ARGV[2] == '' then
   written = redis.call('SET', KEYS[1], ARGV[1], 'XX', 'KEEPTTL')
@@ -96,15 +128,15 @@ end
 if not written then return false end
 if ARGV[4] ~= '' then redis.call(ARGV[4], KEYS[1], ARGV[3]) end
 return redis.call('PEXPIRETIME', KEYS[1])
-`;
+`);
 
-const DELETE_IF_UNCHANGED = `
+const DELETE_IF_UNCHANGED = script(`
 local current = redis.call('GET', KEYS[1])
 if not current then return 'missing' end
 if current ~= ARGV[1] then return 'changed' end
 redis.call('DEL', KEYS[1])
 return 'deleted'
-`;
+`);
 
 /**
  * Redis-backed store. `client` serves commands; `subscriber` is this process's
@@ -262,10 +294,11 @@ export class RedisStore implements Store {
 
   get(key: string): Promise<StoredEntry | null> {
     return this.guard(async () => {
-      const result = await this.client.multi().get(key).call('PEXPIRETIME', key).exec();
-      const value = result?.[0]?.[1] as string | null | undefined;
-      if (value === null || value === undefined) return null;
-      return { value, expiresAt: expiresAtFrom(result?.[1]?.[1] as number) };
+      // One command, and an error (say WRONGTYPE) rejects instead of reading as a missing key.
+      const reply = await runScript(this.client, GET_WITH_EXPIRY, key);
+      if (reply === null) return null;
+      const [value, pexpiretime] = reply as [string, number];
+      return { value, expiresAt: expiresAtFrom(pexpiretime) };
     });
   }
 
@@ -279,7 +312,7 @@ export class RedisStore implements Store {
   replace(key: string, value: string, expiresAt?: number, announce?: string): Promise<StoredEntry | null> {
     if (announce !== undefined) {
       return this.guard(async () => {
-        const reply = await this.client.eval(REPLACE_AND_ANNOUNCE, 1, key, value, expiresAt === undefined ? '' : String(expiresAt), announce, this.publishCommand);
+        const reply = await runScript(this.client, REPLACE_AND_ANNOUNCE, key, value, expiresAt === undefined ? '' : String(expiresAt), announce, this.publishCommand);
         return reply === null ? null : { value, expiresAt: expiresAtFrom(Number(reply)) };
       });
     }
@@ -295,9 +328,9 @@ export class RedisStore implements Store {
 
   replaceIfUnchanged(key: string, expected: string, value: string, expiresAt?: number, announce?: string): Promise<ConditionalReplace> {
     return this.guard(async () => {
-      const reply = await this.client.eval(
+      const reply = await runScript(
+        this.client,
         REPLACE_IF_UNCHANGED,
-        1,
         key,
         expected,
         value,
@@ -314,7 +347,7 @@ export class RedisStore implements Store {
 
   deleteIfUnchanged(key: string, expected: string): Promise<'deleted' | 'changed' | 'missing'> {
     return this.guard(async () => {
-      const reply = await this.client.eval(DELETE_IF_UNCHANGED, 1, key, expected);
+      const reply = await runScript(this.client, DELETE_IF_UNCHANGED, key, expected);
       if (reply === 'deleted' || reply === 'changed' || reply === 'missing') return reply;
       throw new Error(`unexpected reply to the conditional delete: ${JSON.stringify(reply)}`);
     });
@@ -354,7 +387,7 @@ export class RedisStore implements Store {
   }
 
   decrement(key: string): Promise<number> {
-    return this.guard(async () => Number(await this.client.eval(DECREMENT_IF_POSITIVE, 1, key)));
+    return this.guard(async () => Number(await runScript(this.client, DECREMENT_IF_POSITIVE, key)));
   }
 
   indexAdd(key: string, member: string, score: number): Promise<number> {
