@@ -1,9 +1,9 @@
 /**
- * Builds sdk/ (the @realtime-svg/client package): copies the contract's
- * generated types in, then compiles with the package's own tsconfig.
+ * Builds sdk/ (the @realtime-svg/client package) with its own tsconfig. Its
+ * types (sdk/src/types.ts) are written by npm run codegen, like generated/.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,7 +11,6 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sdk = path.join(root, 'sdk');
 
 export async function buildSdk(): Promise<string> {
-  await copyFile(path.join(root, 'generated', 'types.ts'), path.join(sdk, 'src', 'types.ts'));
   await rm(path.join(sdk, 'dist'), { recursive: true, force: true });
   execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(sdk, 'tsconfig.json')], { stdio: 'inherit' });
   return sdk;
