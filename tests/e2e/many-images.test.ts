@@ -96,6 +96,61 @@ describe.runIf(chromiumAvailable())('20 live images on one page in headless Chro
     }
   });
 
+  it("When our session page also shows 12 other sessions' live images over HTTP/2, then all 12 follow their updates and the page's editor still saves", async () => {
+    const LIVE = 12;
+    for (let i = 0; i < LIVE; i += 1) {
+      const created = await running.app.inject({ method: 'POST', url: '/api/session', payload: { session_id: `twelve-${i}`, template: TEMPLATE, args: { n: i, width: 50 } } });
+      expect(created.statusCode).toBe(201);
+    }
+    const edited = await running.app.inject({ method: 'POST', url: '/api/session', payload: { session_id: 'twelve-editor', template: TEMPLATE, args: { n: 'start', width: 40 } } });
+    expect(edited.statusCode).toBe(201);
+    const page = await browser.newPage();
+    try {
+      // The page's own live image never finishes loading, so its load event is not waited for.
+      await page.goto(`${running.baseUrl}/session/twelve-editor`, { waitUntil: 'domcontentloaded' });
+      // Twelve more live images on the same page, each holding its stream open beside the page's own.
+      await page.evaluate((count) => {
+        const board = document.createElement('div');
+        board.id = 'twelve';
+        for (let i = 0; i < count; i += 1) {
+          const image = document.createElement('img');
+          image.src = `/stream/twelve-${i}`;
+          image.alt = `twelve ${i}`;
+          board.append(image);
+        }
+        document.body.append(board);
+      }, LIVE);
+      const widths = () => page.evaluate(() => [...document.querySelectorAll<HTMLImageElement>('#twelve img')].map((image) => image.naturalWidth));
+      await expect.poll(widths, { timeout: 15_000 }).toEqual(Array.from({ length: LIVE }, () => 50));
+      await expect.poll(async () => JSON.parse((await page.inputValue('#args')) || 'null'), { timeout: 15_000 }).toEqual({ n: 'start', width: 40 });
+      await expect.poll(() => page.evaluate(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth), { timeout: 15_000 }).toBe(40);
+      // The page itself came over HTTP/2, so its streams share one connection rather than six.
+      expect(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.nextHopProtocol)).toBe('h2');
+
+      // Every one of the 12 gets a width of its own, so each image's change is its own frame.
+      for (let i = 0; i < LIVE; i += 1) {
+        const updated = await running.app.inject({ method: 'PUT', url: `/api/session/twelve-${i}`, payload: { args: { n: `new ${i}`, width: 70 + i } } });
+        expect(updated.statusCode).toBe(200);
+      }
+      await expect.poll(widths, { timeout: 15_000 }).toEqual(Array.from({ length: LIVE }, (_, i) => 70 + i));
+
+      // The editor, with the 12 streams still open: edit the args, click Update, and the session changes.
+      await expect.poll(() => page.isEnabled('#update')).toBe(true);
+      await page.fill('#args', '{"n": "edited", "width": 130}');
+      await page.click('#update');
+      await expect.poll(() => page.textContent('#update-message'), { timeout: 15_000 }).toContain('Updated');
+      const stored = await running.app.inject({ method: 'GET', url: '/api/session/twelve-editor' });
+      expect(stored.json()).toMatchObject({ args: { n: 'edited', width: 130 } });
+      await expect.poll(() => page.evaluate(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth), { timeout: 15_000 }).toBe(130);
+      // And the 12 are still live after it.
+      const again = await running.app.inject({ method: 'PUT', url: '/api/session/twelve-0', payload: { args: { n: 'again', width: 99 } } });
+      expect(again.statusCode).toBe(200);
+      await expect.poll(async () => (await widths())[0], { timeout: 15_000 }).toBe(99);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('When the last of 20 live images is updated, then the page shows its new frame', async () => {
     const page = await browser.newPage();
     try {
