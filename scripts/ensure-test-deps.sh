@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite needs when they are missing
-# (Debian/apt machines): redis-server (the Redis-backed tests start their own)
-# and Chromium at /usr/bin/chromium (the browser tests drive it with playwright-core).
+# (Debian/apt machines): redis-server (the Redis-backed tests start their own),
+# Chromium at /usr/bin/chromium (the browser tests drive it with playwright-core)
+# and Firefox ESR at /usr/bin/firefox-esr (tests/e2e/firefox-streams.test.ts drives it over WebDriver BiDi).
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/firefox-esr ] || need+=(firefox-esr)
 
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
