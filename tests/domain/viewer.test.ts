@@ -89,8 +89,44 @@ describe('viewer', () => {
     expect(parsed.closed).toBe(true);
     expect(parsed.parts.map((p) => p.body)).toEqual(['<last/>', '<last/>']);
     expect(sink.writableEnded).toBe(true);
+    const chunksAtClose = sink.chunks.length;
     viewer.offer(frame('<after/>', 2));
-    expect(parsed.parts).toHaveLength(2);
+    expect(sink.chunks).toHaveLength(chunksAtClose);
+  });
+
+  it('When the sink is destroyed, then offered frames write nothing more', () => {
+    const sink = new FakeSink();
+    const viewer = new Viewer(sink, { doubleFrame: false, keepAliveMs: 60_000 });
+    viewer.offer(frame('<a/>', 1));
+    expect(sink.chunks).toHaveLength(1);
+    sink.destroyed = true;
+    viewer.offer(frame('<b/>', 2));
+    viewer.offer(frame('<c/>', 3));
+    expect(sink.chunks).toHaveLength(1);
+    expect(viewer.isOpen).toBe(false);
+    viewer.detach();
+  });
+
+  it('When the viewer is detached, then offered frames write nothing more, though the sink is still writable', () => {
+    const sink = new FakeSink();
+    const viewer = new Viewer(sink, { doubleFrame: true, keepAliveMs: 60_000 });
+    viewer.offer(frame('<a/>', 1));
+    viewer.detach();
+    viewer.offer(frame('<b/>', 2));
+    expect(sink.chunks).toHaveLength(1);
+    expect(sink.writableEnded).toBe(false);
+  });
+
+  it('When the sink is destroyed while a frame waits for drain, then the drain writes nothing', () => {
+    const sink = new FakeSink();
+    const viewer = new Viewer(sink, { doubleFrame: false, keepAliveMs: 60_000 });
+    sink.full = true;
+    viewer.offer(frame('<a/>', 1));
+    viewer.offer(frame('<b/>', 2));
+    sink.destroyed = true;
+    sink.drain();
+    expect(sink.chunks).toHaveLength(1);
+    viewer.detach();
   });
 
   it('When a frame is multi-byte, then Content-Length counts bytes', () => {

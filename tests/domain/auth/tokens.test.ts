@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { KeyRing, type KeyLogger } from '../../../src/domain/auth/keys.js';
+import { TokenRejected, TokenService } from '../../../src/domain/auth/tokens.js';
+import { EmbeddedStore } from '../../../src/store/embedded-store.js';
+
+const ISSUER = 'realtime-svg';
+const silent: KeyLogger = { info: () => {}, error: () => {} };
+
+function b64(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+async function rejection(work: Promise<unknown>): Promise<TokenRejected> {
+  try {
+    await work;
+  } catch (err) {
+    if (err instanceof TokenRejected) return err;
+    throw err;
+  }
+  throw new Error('expected the token to be rejected');
+}
+
+describe('TokenService', () => {
+  // The clock starts at the real time: fast-jwt checks exp against the wall clock (see the expiry case).
+  let time = Date.now();
+  const now = () => time;
+  let store: EmbeddedStore;
+  let ring: KeyRing;
+  let tokens: TokenService;
+
+  beforeAll(async () => {
+    store = new EmbeddedStore(now);
+    ring = await KeyRing.open(store, silent, { refresh: false, now });
+  });
+
+  afterAll(async () => {
+    ring.close();
+    await store.close();
+  });
+
+  beforeEach(() => {
+    time = Date.now();
+    tokens = new TokenService(ring, ISSUER, now);
+    vi.restoreAllMocks();
+  });
+
+  it('When a token is issued, then it verifies to the same claims', async () => {
+    const { token, claims } = tokens.issue('alice', 3600);
+    expect(claims).toMatchObject({ sub: 'alice', iss: ISSUER, iat: Math.floor(time / 1000), exp: Math.floor(time / 1000) + 3600 });
+    expect(await tokens.verify(token)).toEqual(claims);
+    const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    expect(header).toMatchObject({ alg: 'RS256', kid: ring.currentKid });
+  });
+
+  it('When a token has expired, then it is token_expired', async () => {
+    // Issued two hours ago (injected clock) for one hour, verified now.
+    time = Date.now() - 2 * 3600_000;
+    const { token } = tokens.issue('alice', 3600);
+    time = Date.now();
+    const err = await rejection(tokens.verify(token));
+    expect(err.code).toBe('token_expired');
+  });
+
+  it('When a token was issued for another issuer, then it is token_invalid', async () => {
+    const { token } = new TokenService(ring, 'someone-else', now).issue('alice', 3600);
+    expect((await rejection(tokens.verify(token))).code).toBe('token_invalid');
+  });
+
+  it('When the payload is tampered with, then it is token_invalid', async () => {
+    const { token, claims } = tokens.issue('alice', 3600);
+    const [header, , signature] = token.split('.');
+    const forged = `${header!}.${b64({ ...claims, sub: 'mallory' })}.${signature!}`;
+    expect((await rejection(tokens.verify(forged))).code).toBe('token_invalid');
+  });
+
+  it('When the signature is tampered with, then it is token_invalid', async () => {
+    const { token } = tokens.issue('alice', 3600);
+    const [header, payload, signature] = token.split('.');
+    const flipped = signature!.startsWith('A') ? `B${signature!.slice(1)}` : `A${signature!.slice(1)}`;
+    expect((await rejection(tokens.verify(`${header!}.${payload!}.${flipped}`))).code).toBe('token_invalid');
+  });
+
+  it('When a token is oversized or malformed, then it is token_missing before any key is looked up', async () => {
+    const lookup = vi.spyOn(ring, 'verificationKey');
+    const reload = vi.spyOn(ring, 'reloadFor');
+    const { token } = tokens.issue('alice', 3600);
+    const oversized = `${token}${'A'.repeat(5000)}`;
+    for (const bad of [oversized, 'not-a-token', 'a.b', 'a.b.c.d', 'a.b.c!', '', `${token} `]) {
+      expect((await rejection(tokens.verify(bad))).code).toBe('token_missing');
+    }
+    expect(lookup).not.toHaveBeenCalled();
+    expect(reload).not.toHaveBeenCalled();
+  });
+
+  it('When the header names an unknown kid, then it is token_invalid', async () => {
+    const { token } = tokens.issue('alice', 3600);
+    const [, payload, signature] = token.split('.');
+    const unknown = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'no-such-kid' })}.${payload!}.${signature!}`;
+    expect((await rejection(tokens.verify(unknown))).code).toBe('token_invalid');
+  });
+
+  it('When the header asks for another algorithm or picks its own key, then it is token_invalid without a key lookup', async () => {
+    const lookup = vi.spyOn(ring, 'verificationKey');
+    const { token } = tokens.issue('alice', 3600);
+    const [, payload, signature] = token.split('.');
+    for (const header of [
+      { alg: 'none', typ: 'JWT', kid: ring.currentKid },
+      { alg: 'HS256', typ: 'JWT', kid: ring.currentKid },
+      { alg: 'RS256', typ: 'JWT', kid: ring.currentKid, jku: 'https://evil.example/jwks' },
+      { alg: 'RS256', typ: 'JWT' },
+    ]) {
+      expect((await rejection(tokens.verify(`${b64(header)}.${payload!}.${signature!}`))).code).toBe('token_invalid');
+    }
+    expect(lookup).not.toHaveBeenCalled();
+  });
+
+  it('When the token was issued in the future beyond the allowed skew, then it is token_invalid', async () => {
+    time = Date.now() + 120_000;
+    const { token } = tokens.issue('alice', 3600);
+    time = Date.now();
+    expect((await rejection(tokens.verify(token))).code).toBe('token_invalid');
+  });
+
+  it('When the Authorization header is absent or not a Bearer token, then it is token_missing', () => {
+    expect(tokens.tokenFromHeader('Bearer abc.def.ghi')).toBe('abc.def.ghi');
+    for (const header of [undefined, '', 'Basic dXNlcjpwYXNz', 'Bearer', 'Bearer a b']) {
+      expect(() => tokens.tokenFromHeader(header)).toThrow(TokenRejected);
+    }
+  });
+});
