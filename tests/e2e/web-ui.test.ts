@@ -46,7 +46,7 @@ describe.runIf(chromiumAvailable())('web UI in headless Chromium', () => {
     await page.waitForURL(`${running.baseUrl}/session/ada/board`);
     await page.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth > 0);
     await expect.poll(async () => JSON.parse((await page.inputValue('#args')) || 'null')).toEqual({ status: 'first' });
-    expect(await page.isDisabled('#update')).toBe(false);
+    await expect.poll(() => page.isEnabled('#update')).toBe(true);
 
     await page.fill('#args', '{"status": "second"}');
     await page.click('#update');
@@ -102,7 +102,9 @@ describe.runIf(chromiumAvailable())('web UI in headless Chromium', () => {
     await page.goto(running.baseUrl + '/');
     await createSession('open-board', '{"status": "x"}', 'public');
     await page.waitForURL(`${running.baseUrl}/session/open-board`);
-    expect(await page.isDisabled('#update')).toBe(false);
+    // The page's script reads the session and fills the editor after load: wait for it, or the fill below races it.
+    await expect.poll(() => page.isEnabled('#update')).toBe(true);
+    await expect.poll(async () => JSON.parse((await page.inputValue('#args')) || 'null')).toEqual({ status: 'x' });
     await page.fill('#args', '{"status": "y"}');
     await page.click('#update');
     await expect.poll(() => message('update-message').textContent()).toContain('Updated');
