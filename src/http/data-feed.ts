@@ -1,10 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HIJACKED, type Hijacked } from '../../generated/handlers.js';
-import { sessionKey, type SessionRef } from '../domain/ids.js';
+import type { SessionRef } from '../domain/ids.js';
 import { FEED_CONTENT_TYPE, FeedSubscriber } from '../domain/streaming/feed.js';
-import { SessionUpdate } from '../domain/streaming/update.js';
 import type { AppContext } from './context.js';
-import { openResponse, rawResponse } from './live-image.js';
+import { followSession, openResponse, rawResponse } from './live-image.js';
 import { ANY_ORIGIN_HEADERS } from './public-reads.js';
 
 /**
@@ -34,25 +33,6 @@ export async function openFeed(
     return HIJACKED;
   }
   const feed = new FeedSubscriber(res, { keepAliveMs: query.keep_alive ?? 20_000 });
-  const channel = sessionKey(ref);
-  const log = request.log;
-  log.info({ channel }, 'feed opened');
-  res.onClose(() => {
-    feed.detach();
-    ctx.hub.leave(channel, feed);
-    log.info({ channel }, 'feed closed');
-  });
-  try {
-    await ctx.hub.join(channel, feed, session.expiresAt);
-    // Read again once subscribed, so a write racing the first read is not lost.
-    const current = await ctx.sessions.find(ref);
-    if (current) ctx.hub.showCurrent(channel, feed, current);
-    else feed.close('gone');
-  } catch (err) {
-    log.warn({ err, channel }, 'feed could not subscribe');
-    // What was read, then the end of the response without `end`: the session lives on, EventSource reconnects.
-    feed.receive(new SessionUpdate(session));
-    feed.close();
-  }
+  await followSession(ctx, request, res, ref, session, feed);
   return HIJACKED;
 }

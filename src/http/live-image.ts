@@ -3,7 +3,9 @@ import { Http2ServerResponse } from 'node:http2';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HIJACKED, type Hijacked } from '../../generated/handlers.js';
 import { sessionKey, sessionPath, type SessionRef } from '../domain/ids.js';
-import { Frame, STREAM_CONTENT_TYPE } from '../domain/streaming/multipart.js';
+import type { SessionSnapshot } from '../domain/sessions/session-service.js';
+import { STREAM_CONTENT_TYPE } from '../domain/streaming/multipart.js';
+import { SessionUpdate, type ChannelMember } from '../domain/streaming/update.js';
 import { Viewer, type FrameSink } from '../domain/streaming/viewer.js';
 import type { AppContext } from './context.js';
 import { ANY_ORIGIN_HEADERS } from './public-reads.js';
@@ -97,27 +99,44 @@ export async function openStream(
     return HIJACKED;
   }
   const viewer = new Viewer(res, { doubleFrame: query.double_frame ?? true, keepAliveMs: query.keep_alive ?? 20_000 });
+  await followSession(ctx, request, res, ref, session, viewer);
+  return HIJACKED;
+}
+
+/**
+ * Joins a live response (a stream's viewer or a data feed) to its session's
+ * channel of the stream hub, and leaves when the client goes: the one way
+ * both kinds follow a session.
+ */
+export async function followSession(
+  ctx: AppContext,
+  request: FastifyRequest,
+  res: OpenResponse,
+  ref: SessionRef,
+  session: SessionSnapshot,
+  member: ChannelMember & { detach(): void },
+): Promise<void> {
   const channel = sessionKey(ref);
   // No child logger per stream: at 10,000 streams its bindings would cost memory for nothing.
   const log = request.log;
-  log.info({ channel }, 'stream opened');
+  log.info({ channel }, `${member.kind} opened`);
   res.onClose(() => {
-    viewer.detach();
-    ctx.hub.leave(channel, viewer);
-    log.info({ channel }, 'stream closed');
+    member.detach();
+    ctx.hub.leave(channel, member);
+    log.info({ channel }, `${member.kind} closed`);
   });
   try {
-    await ctx.hub.join(channel, viewer, session.expiresAt);
-    // Read again once subscribed, so an update racing the first read is not lost.
+    await ctx.hub.join(channel, member, session.expiresAt);
+    // Read again once subscribed, so a write racing the first read is not lost.
     const current = await ctx.sessions.find(ref);
-    if (current) ctx.hub.showCurrent(channel, viewer, current);
-    else viewer.close();
+    if (current) ctx.hub.showCurrent(channel, member, current);
+    else member.close('gone');
   } catch (err) {
-    log.warn({ err, channel }, 'stream could not subscribe');
-    viewer.offer(new Frame(session.svg, session.updatedAt));
-    viewer.close();
+    log.warn({ err, channel }, `${member.kind} could not subscribe`);
+    // What was read, then the end without a reason: the session lives on (an EventSource reconnects).
+    member.receive(new SessionUpdate(session));
+    member.close();
   }
-  return HIJACKED;
 }
 
 type FrameResult =
