@@ -1,28 +1,11 @@
-import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { FakeSink } from '../helpers/fake-sink.js';
 import { FeedSubscriber } from '../../src/domain/streaming/feed.js';
-import type { FrameSink } from '../../src/domain/streaming/viewer.js';
 import { SessionUpdate } from '../../src/domain/streaming/update.js';
 import { parseEventStream } from '../helpers/sse.js';
 
-/** A sink whose socket buffer can be made to look full. */
-class FakeSink extends EventEmitter implements FrameSink {
-  chunks: Buffer[] = [];
-  full = false;
-  writableEnded = false;
-  destroyed = false;
-  write(chunk: Buffer): boolean {
-    this.chunks.push(chunk);
-    return !this.full;
-  }
-  end(chunk?: Buffer): void {
-    if (chunk) this.chunks.push(chunk);
-    this.writableEnded = true;
-  }
-  drain(): void {
-    this.full = false;
-    this.emit('drain');
-  }
+/** The shared fake sink, read back as this module's output. */
+class FeedSink extends FakeSink {
   get events() {
     return parseEventStream(Buffer.concat(this.chunks)).events;
   }
@@ -36,7 +19,7 @@ const update = (n: number, extra: Partial<ConstructorParameters<typeof SessionUp
 
 describe('data feed subscriber', () => {
   it('When updates arrive, then each version is sent once as an update event with the ETag, times and args', () => {
-    const sink = new FakeSink();
+    const sink = new FeedSink();
     const feed = new FeedSubscriber(sink, { keepAliveMs: 60_000 });
     feed.receive(update(1));
     feed.receive(update(1));
@@ -53,7 +36,7 @@ describe('data feed subscriber', () => {
   });
 
   it('When the socket is backed up, then only the newest update is sent on drain', () => {
-    const sink = new FakeSink();
+    const sink = new FeedSink();
     const feed = new FeedSubscriber(sink, { keepAliveMs: 60_000 });
     sink.full = true;
     for (const n of [1, 2, 3, 4]) feed.receive(update(n));
@@ -64,7 +47,7 @@ describe('data feed subscriber', () => {
   });
 
   it('When the session ends while an update waits for the socket, then the update goes first, then end with the reason', () => {
-    const sink = new FakeSink();
+    const sink = new FeedSink();
     const feed = new FeedSubscriber(sink, { keepAliveMs: 60_000 });
     sink.full = true;
     feed.receive(update(1));
@@ -79,7 +62,7 @@ describe('data feed subscriber', () => {
   });
 
   it('When closed without a reason (shutdown), then the response ends with no end event, so EventSource reconnects', () => {
-    const sink = new FakeSink();
+    const sink = new FeedSink();
     const feed = new FeedSubscriber(sink, { keepAliveMs: 60_000 });
     feed.receive(update(1));
     feed.close();
@@ -88,7 +71,7 @@ describe('data feed subscriber', () => {
   });
 
   it('When an update lacks the args and revision (published by an older instance), then the feed skips it and takes the next one', () => {
-    const sink = new FakeSink();
+    const sink = new FeedSink();
     const feed = new FeedSubscriber(sink, { keepAliveMs: 60_000 });
     feed.receive(update(1, { revision: undefined, args: undefined }));
     feed.receive(update(2));

@@ -1,27 +1,11 @@
-import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { FakeSink } from '../helpers/fake-sink.js';
 import { Frame } from '../../src/domain/streaming/multipart.js';
-import { Viewer, type FrameSink } from '../../src/domain/streaming/viewer.js';
+import { Viewer } from '../../src/domain/streaming/viewer.js';
 import { parseParts } from '../helpers/multipart.js';
 
-/** A sink whose socket buffer can be made to look full. */
-class FakeSink extends EventEmitter implements FrameSink {
-  chunks: Buffer[] = [];
-  full = false;
-  writableEnded = false;
-  destroyed = false;
-  write(chunk: Buffer): boolean {
-    this.chunks.push(chunk);
-    return !this.full;
-  }
-  end(chunk?: Buffer): void {
-    if (chunk) this.chunks.push(chunk);
-    this.writableEnded = true;
-  }
-  drain(): void {
-    this.full = false;
-    this.emit('drain');
-  }
+/** The shared fake sink, read back as this module's output. */
+class ViewerSink extends FakeSink {
   get bodies(): string[] {
     return parseParts(Buffer.concat(this.chunks)).parts.map((p) => p.body);
   }
@@ -31,7 +15,7 @@ const frame = (svg: string, version: number) => new Frame(svg, version);
 
 describe('viewer', () => {
   it('When the socket is backed up, then intermediate frames are skipped and only the newest is sent on drain', () => {
-    const sink = new FakeSink();
+    const sink = new ViewerSink();
     const viewer = new Viewer(sink, { doubleFrame: false, keepAliveMs: 60_000 });
     sink.full = true;
     viewer.offer(frame('<a/>', 1));
@@ -45,7 +29,7 @@ describe('viewer', () => {
   });
 
   it('When a frame older than the shown one arrives, then it is ignored', () => {
-    const sink = new FakeSink();
+    const sink = new ViewerSink();
     const viewer = new Viewer(sink, { doubleFrame: false, keepAliveMs: 60_000 });
     viewer.offer(frame('<new/>', 5));
     viewer.offer(frame('<old/>', 4));
@@ -54,7 +38,7 @@ describe('viewer', () => {
   });
 
   it('When double frames are on, then each part is written twice in a single write', () => {
-    const sink = new FakeSink();
+    const sink = new ViewerSink();
     const viewer = new Viewer(sink, { doubleFrame: true, keepAliveMs: 60_000 });
     viewer.offer(frame('<x/>', 1));
     viewer.offer(frame('<y/>', 2));
@@ -64,7 +48,7 @@ describe('viewer', () => {
   });
 
   it('When the first frame is offered, then one write carries a safe preamble, the opening boundary and the part, at least 1,024 bytes', () => {
-    const sink = new FakeSink();
+    const sink = new ViewerSink();
     const viewer = new Viewer(sink, { doubleFrame: false, keepAliveMs: 60_000 });
     expect(sink.chunks).toHaveLength(0);
     viewer.offer(frame('<x/>', 1));
@@ -81,7 +65,7 @@ describe('viewer', () => {
   });
 
   it('When closed, then the stream ends on a complete frame and the close delimiter', () => {
-    const sink = new FakeSink();
+    const sink = new ViewerSink();
     const viewer = new Viewer(sink, { doubleFrame: false, keepAliveMs: 60_000 });
     viewer.offer(frame('<last/>', 1));
     viewer.close();
@@ -95,7 +79,7 @@ describe('viewer', () => {
   });
 
   it('When the sink is destroyed, then offered frames write nothing more', () => {
-    const sink = new FakeSink();
+    const sink = new ViewerSink();
     const viewer = new Viewer(sink, { doubleFrame: false, keepAliveMs: 60_000 });
     viewer.offer(frame('<a/>', 1));
     expect(sink.chunks).toHaveLength(1);
@@ -108,7 +92,7 @@ describe('viewer', () => {
   });
 
   it('When the viewer is detached, then offered frames write nothing more, though the sink is still writable', () => {
-    const sink = new FakeSink();
+    const sink = new ViewerSink();
     const viewer = new Viewer(sink, { doubleFrame: true, keepAliveMs: 60_000 });
     viewer.offer(frame('<a/>', 1));
     viewer.detach();
@@ -118,7 +102,7 @@ describe('viewer', () => {
   });
 
   it('When the sink is destroyed while a frame waits for drain, then the drain writes nothing', () => {
-    const sink = new FakeSink();
+    const sink = new ViewerSink();
     const viewer = new Viewer(sink, { doubleFrame: false, keepAliveMs: 60_000 });
     sink.full = true;
     viewer.offer(frame('<a/>', 1));

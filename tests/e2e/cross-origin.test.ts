@@ -1,34 +1,13 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
+import { OtherOrigin } from '../helpers/other-origin.js';
 import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
 
 /** A tiny SVG whose width is the argument, so a page can tell which frame its <img> shows. */
 const TEMPLATE = '<svg xmlns="http://www.w3.org/2000/svg" width="{{ w }}" height="10"><rect width="{{ w }}" height="10"/></svg>';
 // Far beyond any wait here: a keep-alive repeat would push a blank stream past the threshold by itself.
 const NO_REPEATS = 'keep_alive=3600000';
-
-/** Another origin (another port on the same host): serves one page, set per test. */
-class OtherOrigin {
-  html = '';
-  private readonly server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(this.html);
-  });
-  url = '';
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 describe.runIf(chromiumAvailable())('live images embedded on another origin, in headless Chromium', () => {
   let running: RunningApp;

@@ -1,7 +1,6 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
+import { OtherOrigin } from '../helpers/other-origin.js';
 import { Firefox, firefoxAvailable, type FirefoxPage } from '../helpers/firefox.js';
 
 /**
@@ -18,26 +17,6 @@ const IMAGE_STYLE = 'position:fixed;top:0;margin:0;padding:0;border:0;background
 const LIVE_LEFT = 0;
 const REFERENCE_LEFT = 200;
 const POLL = { timeout: 15_000, interval: 100 };
-
-/** Another origin (another port on the same host): serves one page, set per test. */
-class OtherOrigin {
-  html = '';
-  private readonly server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(this.html);
-  });
-  url = '';
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 interface ImageState {
   naturalWidth: number;
