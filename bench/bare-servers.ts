@@ -23,7 +23,11 @@ if (kind === 'fastify') {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
-        const part = Buffer.concat([Buffer.from(`Content-Type: image/svg+xml\r\nContent-Length: ${body.length}\r\n\r\n`), body, Buffer.from('\r\n--frame\r\n')]);
+        const part = Buffer.concat([
+          Buffer.from(`Content-Type: image/svg+xml\r\nContent-Length: ${body.length}\r\n\r\n`),
+          body,
+          Buffer.from('\r\n--frame\r\n'),
+        ]);
         for (const viewer of viewers) viewer.write(part);
         res.end('ok');
       });

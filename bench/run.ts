@@ -104,7 +104,12 @@ async function verifyMicrobench(): Promise<void> {
   t = performance.now();
   for (let i = 0; i < 5000; i++) await jwtVerify(token, joseKey, { algorithms: ['RS256'], issuer: 'realtime-svg' });
   const jose = ((performance.now() - t) / 5000) * 1000;
-  const fast = createVerifier({ key: publicKey.export({ type: 'spki', format: 'pem' }) as string, algorithms: ['RS256'], allowedIss: 'realtime-svg', cache: false });
+  const fast = createVerifier({
+    key: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+    algorithms: ['RS256'],
+    allowedIss: 'realtime-svg',
+    cache: false,
+  });
   t = performance.now();
   for (let i = 0; i < N; i++) fast(token);
   const fastJwt = ((performance.now() - t) / N) * 1000;
@@ -123,7 +128,15 @@ async function listBench(redis: ThrowawayRedis): Promise<void> {
   const sessions = new SessionService(store, renderer);
   const user = 'bulk';
   for (let i = 0; i < 10_000; i += 100) {
-    await Promise.all(Array.from({ length: 100 }, (_, j) => sessions.create(userRef(user, `s${i + j}`), { template: '<svg xmlns="http://www.w3.org/2000/svg">{{ n }}</svg>', args: { n: i + j }, ttlSeconds: 3600 })));
+    await Promise.all(
+      Array.from({ length: 100 }, (_, j) =>
+        sessions.create(userRef(user, `s${i + j}`), {
+          template: '<svg xmlns="http://www.w3.org/2000/svg">{{ n }}</svg>',
+          args: { n: i + j },
+          ttlSeconds: 3600,
+        }),
+      ),
+    );
   }
   const times: number[] = [];
   for (let i = 0; i < 50; i++) {
@@ -133,14 +146,22 @@ async function listBench(redis: ThrowawayRedis): Promise<void> {
     if (page.sessions.length !== 100) throw new Error('short page');
   }
   times.sort((a, b) => a - b);
-  report('list 100 sessions of a user holding 10,000 (Redis)', `p50 ${times[25]!.toFixed(2)} ms, max ${times.at(-1)!.toFixed(2)} ms`, '≤ 10 ms');
+  report(
+    'list 100 sessions of a user holding 10,000 (Redis)',
+    `p50 ${times[25]!.toFixed(2)} ms, max ${times.at(-1)!.toFixed(2)} ms`,
+    '≤ 10 ms',
+  );
   await renderer.close();
   await store.close();
   client.disconnect();
 }
 
 /** Opens n raw stream connections; resolves when each has its first frame. */
-async function openStreams(url: string, n: number, marker: string): Promise<{ sockets: net.Socket[]; arrival: (m: string) => Promise<number[]> }> {
+async function openStreams(
+  url: string,
+  n: number,
+  marker: string,
+): Promise<{ sockets: net.Socket[]; arrival: (m: string) => Promise<number[]> }> {
   const { hostname, port, pathname, search } = new URL(url);
   const sockets: net.Socket[] = [];
   const buffers: string[] = [];
@@ -178,9 +199,18 @@ async function streamBench(serviceUrl: string, _service: ChildProcess): Promise<
   const bare = await startBare('broadcast');
   const pad = 'x'.repeat(900);
   const svg = (v: string) => `<svg xmlns="http://www.w3.org/2000/svg"><text>${v}</text><desc>${pad}</desc></svg>`;
-  await fetch(`${serviceUrl}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_id: 'fan', template: '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ v }}</text><desc>{{ pad }}</desc></svg>', args: { v: 'start', pad } }) });
+  await fetch(`${serviceUrl}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      session_id: 'fan',
+      template: '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ v }}</text><desc>{{ pad }}</desc></svg>',
+      args: { v: 'start', pad },
+    }),
+  });
 
-  const rssOf = async () => Number((await (await fetch(`${serviceUrl}/metrics`)).text()).match(/^realtime_svg_process_resident_memory_bytes (\d+)/m)![1]);
+  const rssOf = async () =>
+    Number((await (await fetch(`${serviceUrl}/metrics`)).text()).match(/^realtime_svg_process_resident_memory_bytes (\d+)/m)![1]);
   const bareRss = async () => (await (await fetch(`${bare}/rss`)).json()).rss as number;
   const measure = async (streams: Awaited<ReturnType<typeof openStreams>>, send: () => Promise<unknown>, marker: string) => {
     const arrivals = streams.arrival(marker);
@@ -198,7 +228,13 @@ async function streamBench(serviceUrl: string, _service: ChildProcess): Promise<
   const oursTimes = [];
   for (const r of [1, 2, 3]) {
     const body = JSON.stringify({ args: { v: `upd${r}`, pad } });
-    oursTimes.push(await measure(ours, () => fetch(`${serviceUrl}/api/session/fan`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body }), `>upd${r}<`));
+    oursTimes.push(
+      await measure(
+        ours,
+        () => fetch(`${serviceUrl}/api/session/fan`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body }),
+        `>upd${r}<`,
+      ),
+    );
   }
   for (const socket of ours.sockets) socket.destroy();
 
@@ -206,16 +242,24 @@ async function streamBench(serviceUrl: string, _service: ChildProcess): Promise<
   const theirs = await openStreams(`${bare}/stream`, STREAMS, '--frame\r\n');
   const bareRss1 = await bareRss();
   const bareTimes = [];
-  for (const r of [1, 2, 3]) bareTimes.push(await measure(theirs, () => fetch(`${bare}/broadcast`, { method: 'POST', body: svg(`bare${r}`) }), `>bare${r}<`));
+  for (const r of [1, 2, 3])
+    bareTimes.push(await measure(theirs, () => fetch(`${bare}/broadcast`, { method: 'POST', body: svg(`bare${r}`) }), `>bare${r}<`));
   for (const socket of theirs.sockets) socket.destroy();
 
   const oursAll = median(oursTimes, 'all');
   const bareAll = median(bareTimes, 'all');
   report(`open streams on one instance`, `${STREAMS}, zero errors`, '10,000, zero errors');
-  report(`update → received by all ${STREAMS} viewers (median of 3)`, `${oursAll.toFixed(0)} ms = ${(oursAll / bareAll).toFixed(2)} × bare (${bareAll.toFixed(0)} ms)`, '≤ 1.5 × bare');
+  report(
+    `update → received by all ${STREAMS} viewers (median of 3)`,
+    `${oursAll.toFixed(0)} ms = ${(oursAll / bareAll).toFixed(2)} × bare (${bareAll.toFixed(0)} ms)`,
+    '≤ 1.5 × bare',
+  );
   report(`  p99 viewer latency`, `${median(oursTimes, 'p99').toFixed(0)} ms`, '≤ 250 ms');
-  report('server memory per open stream', `${((rssAfter - rssBefore) / STREAMS / 1024).toFixed(1)} KB (bare ${((bareRss1 - bareRss0) / STREAMS / 1024).toFixed(1)} KB)`, '≤ 20 KB');
-
+  report(
+    'server memory per open stream',
+    `${((rssAfter - rssBefore) / STREAMS / 1024).toFixed(1)} KB (bare ${((bareRss1 - bareRss0) / STREAMS / 1024).toFixed(1)} KB)`,
+    '≤ 20 KB',
+  );
 }
 
 async function main(): Promise<void> {
@@ -237,28 +281,56 @@ async function main(): Promise<void> {
     report('GET /.well-known/jwks.json', `${jwks.toFixed(0)} req/s = ${(jwks / baseline).toFixed(2)} × bare`, '≥ 0.80 × bare');
 
     const tpl = '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ v }}</text></svg>';
-    await fetch(`${service.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_id: 'b', template: tpl }) });
-    const put = await rps(`${service.url}/api/session/b`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ args: { v: 42 } }) });
+    await fetch(`${service.url}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ session_id: 'b', template: tpl }),
+    });
+    const put = await rps(`${service.url}/api/session/b`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ args: { v: 42 } }),
+    });
     report('public PUT (store + render + publish)', `${put.toFixed(0)} req/s = ${(put / baseline).toFixed(2)} × bare`, '≥ 0.20 × bare');
 
     const issueTimes: number[] = [];
     for (let i = 0; i < 31; i++) {
       const t = performance.now();
-      const res = await fetch(`${service.url}/api/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: 'bench', password: 'bench password' }) });
+      const res = await fetch(`${service.url}/api/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user_id: 'bench', password: 'bench password' }),
+      });
       issueTimes.push(performance.now() - t);
       if (!res.ok) throw new Error(`token: ${res.status}`);
     }
-    const token = (await (await fetch(`${service.url}/api/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: 'bench', password: 'bench password' }) })).json()).token;
+    const token = (
+      await (
+        await fetch(`${service.url}/api/auth/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ user_id: 'bench', password: 'bench password' }),
+        })
+      ).json()
+    ).token;
     issueTimes.sort((a, b) => a - b);
     report('token issue (argon2id verify + sign), sequential', `p50 ${issueTimes[15]!.toFixed(1)} ms`, 'p50 ≤ 15 ms');
 
-    await fetch(`${service.url}/api/user/bench/session`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ session_id: 'b', template: tpl }) });
+    await fetch(`${service.url}/api/user/bench/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ session_id: 'b', template: tpl }),
+    });
     const authPut = await rps(`${service.url}/api/user/bench/session/b`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ args: { v: 42 } }),
     });
-    report('authenticated PUT (verify + store + render + publish)', `${authPut.toFixed(0)} req/s = ${(authPut / baseline).toFixed(2)} × bare`, '≥ 0.15 × bare');
+    report(
+      'authenticated PUT (verify + store + render + publish)',
+      `${authPut.toFixed(0)} req/s = ${(authPut / baseline).toFixed(2)} × bare`,
+      '≥ 0.15 × bare',
+    );
 
     await listBench(redis);
     await streamBench(service.url, service.child);

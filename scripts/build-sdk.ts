@@ -12,7 +12,9 @@ const sdk = path.join(root, 'sdk');
 
 export async function buildSdk(): Promise<string> {
   await rm(path.join(sdk, 'dist'), { recursive: true, force: true });
-  execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(sdk, 'tsconfig.json')], { stdio: 'inherit' });
+  execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(sdk, 'tsconfig.json')], {
+    stdio: 'inherit',
+  });
   return sdk;
 }
 

@@ -96,7 +96,9 @@ async function bundle(): Promise<Doc> {
     for (const route of Object.keys((doc.paths ?? {}) as Doc)) {
       if (!(route in paths)) {
         const pointer = route.replaceAll('~', '~0').replaceAll('/', '~1');
-        throw new Error(`${rel} defines ${route}, which openapi/openapi.yaml does not publish: add under paths:\n  ${route}:\n    $ref: '${rel}#/paths/${pointer}'`);
+        throw new Error(
+          `${rel} defines ${route}, which openapi/openapi.yaml does not publish: add under paths:\n  ${route}:\n    $ref: '${rel}#/paths/${pointer}'`,
+        );
       }
     }
     const local = localiseRefs(doc, rel) as Doc;
@@ -155,7 +157,7 @@ function handlersSource(ops: Operation[]): string {
     '  Body: JsonBody<operations[K]>;',
     '}',
     '',
-    '/** One declared response of an operation: its status and a body of that status\'s schema. */',
+    "/** One declared response of an operation: its status and a body of that status's schema. */",
     'export type ResultOf<K extends OperationId> = {',
     "  [S in keyof operations[K]['responses']]: {",
     '    status: S;',
@@ -175,8 +177,9 @@ function handlersSource(ops: Operation[]): string {
     '',
     '/** One handler per operationId: tsc fails when one is missing or returns an undeclared shape. */',
     'export interface OperationHandlers {',
-    ...ops.map((o) =>
-      `  /** ${o.method} ${o.path} */\n  ${o.operationId}: Handler<'${o.operationId}'${o.streaming ? `, ResultOf<'${o.operationId}'> | Hijacked` : ''}>;`,
+    ...ops.map(
+      (o) =>
+        `  /** ${o.method} ${o.path} */\n  ${o.operationId}: Handler<'${o.operationId}'${o.streaming ? `, ResultOf<'${o.operationId}'> | Hijacked` : ''}>;`,
     ),
     '}',
     '',

@@ -24,7 +24,9 @@ const immediate = args.includes('--now');
 
 const config = loadConfig();
 if (!config.REDIS_URL && !config.REDIS_CLUSTER_NODES) {
-  console.error('keys:rotate needs REDIS_URL or REDIS_CLUSTER_NODES: the embedded store lives inside one running process and cannot be reached from here.');
+  console.error(
+    'keys:rotate needs REDIS_URL or REDIS_CLUSTER_NODES: the embedded store lives inside one running process and cannot be reached from here.',
+  );
   process.exit(1);
 }
 // stdout carries only the result; connection trouble goes to stderr.

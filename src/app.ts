@@ -54,8 +54,7 @@ function createValidatorCompiler() {
     // OpenAPI's own formats: documentation hints, nothing to check.
     ajv.addFormat('password', true).addFormat('binary', true);
   }
-  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
-    (httpPart === 'body' ? body : text).compile(schema);
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : text).compile(schema);
 }
 
 /**
@@ -140,9 +139,12 @@ async function assemble(app: FastifyInstance, config: Config, options: BuildOpti
   // *returns* get a parser that refuses them (415): a text/plain body would
   // otherwise skip validation, and fastify-openapi-glue stops warning about them.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(['text/plain', 'text/html', 'image/svg+xml', 'multipart/x-mixed-replace', 'text/event-stream'], (_request, _body, done) => {
-    done(Object.assign(new Error('only application/json request bodies are accepted'), { statusCode: 415 }), undefined);
-  });
+  app.addContentTypeParser(
+    ['text/plain', 'text/html', 'image/svg+xml', 'multipart/x-mixed-replace', 'text/event-stream'],
+    (_request, _body, done) => {
+      done(Object.assign(new Error('only application/json request bodies are accepted'), { statusCode: 415 }), undefined);
+    },
+  );
   installErrorHandling(app);
 
   let store = options.store;

@@ -94,9 +94,14 @@ export function parseTrustProxy(raw: string): TrustProxy {
     return hops;
   }
   if (value === 'true') {
-    throw new Error('TRUST_PROXY: "true" would trust every hop (any client could pick its address); give a hop count or the proxies\' addresses');
+    throw new Error(
+      'TRUST_PROXY: "true" would trust every hop (any client could pick its address); give a hop count or the proxies\' addresses',
+    );
   }
-  const list = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const list = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
   const bad = list.filter((item) => !isAddressOrCidr(item));
   if (bad.length > 0) throw new Error(`TRUST_PROXY: not an IP address or CIDR: ${bad.join(', ')}`);
   return list;
@@ -129,7 +134,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, dotenv = true):
   // process.env over it again, bringing back the empty values removed above.
   const raw = envSchema<RawConfig>({ schema, data, dotenv, env: false });
   if (raw.REDIS_CLUSTER_NODES !== undefined) {
-    if (raw.REDIS_URL !== undefined) throw new Error('REDIS_URL and REDIS_CLUSTER_NODES: set one of them (one Redis, or a cluster), not both');
+    if (raw.REDIS_URL !== undefined)
+      throw new Error('REDIS_URL and REDIS_CLUSTER_NODES: set one of them (one Redis, or a cluster), not both');
     parseClusterNodes(raw.REDIS_CLUSTER_NODES);
   }
   checkTls(raw.TLS_CERT_FILE, raw.TLS_KEY_FILE);
@@ -157,7 +163,9 @@ function checkTls(certFile: string | undefined, keyFile: string | undefined): vo
   try {
     createSecureContext({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
   } catch (err) {
-    throw new Error(`TLS_CERT_FILE / TLS_KEY_FILE: not a usable PEM certificate and matching private key (${err instanceof Error ? err.message : String(err)})`);
+    throw new Error(
+      `TLS_CERT_FILE / TLS_KEY_FILE: not a usable PEM certificate and matching private key (${err instanceof Error ? err.message : String(err)})`,
+    );
   }
 }
 

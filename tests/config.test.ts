@@ -24,12 +24,22 @@ describe('TRUST_PROXY', () => {
     expect(load({ TRUST_PROXY: ' 10.0.0.0/8 , ::1, fd00::/8 ' }).TRUST_PROXY).toEqual(['10.0.0.0/8', '::1', 'fd00::/8']);
   });
 
-  it.each(['yes', 'TRUE', '*', 'loopback', '10.0.0.0/33', '10.0.0.0/8/1', '300.1.1.1', '1.2.3.4,nope', '::1/129', '10.0.0.0/x', '33', '-1'])(
-    'When it is "%s", then the configuration is refused with TRUST_PROXY named',
-    (raw) => {
-      expect(() => load({ TRUST_PROXY: raw })).toThrow(/TRUST_PROXY/);
-    },
-  );
+  it.each([
+    'yes',
+    'TRUE',
+    '*',
+    'loopback',
+    '10.0.0.0/33',
+    '10.0.0.0/8/1',
+    '300.1.1.1',
+    '1.2.3.4,nope',
+    '::1/129',
+    '10.0.0.0/x',
+    '33',
+    '-1',
+  ])('When it is "%s", then the configuration is refused with TRUST_PROXY named', (raw) => {
+    expect(() => load({ TRUST_PROXY: raw })).toThrow(/TRUST_PROXY/);
+  });
 });
 
 describe('slow-client timeouts', () => {
@@ -66,9 +76,12 @@ describe('REDIS_CLUSTER_NODES', () => {
     ]);
   });
 
-  it.each(['redis://a:7000', 'a', 'a:', ':7000', 'a:7000,', 'a:70000', 'a:0'])('When it is "%s", then the configuration is refused naming it', (raw) => {
-    expect(() => load({ REDIS_CLUSTER_NODES: raw })).toThrow(/REDIS_CLUSTER_NODES/);
-  });
+  it.each(['redis://a:7000', 'a', 'a:', ':7000', 'a:7000,', 'a:70000', 'a:0'])(
+    'When it is "%s", then the configuration is refused naming it',
+    (raw) => {
+      expect(() => load({ REDIS_CLUSTER_NODES: raw })).toThrow(/REDIS_CLUSTER_NODES/);
+    },
+  );
 
   it('When REDIS_URL is set too, then the configuration is refused: one Redis or a cluster', () => {
     expect(() => load({ REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'a:7000' })).toThrow(/REDIS_URL and REDIS_CLUSTER_NODES/);

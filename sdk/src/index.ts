@@ -26,8 +26,7 @@ export type FrameResult = { status: 200; svg: string; etag: string | null } | { 
 
 /** What the data feed (`/events/...`) sends: the session's state after each write, then its end. */
 export type SessionEvent =
-  | { type: 'update'; data: { updated_at: string; expires_at: string; etag: string; args: Record<string, unknown> } }
-  | { type: 'end' };
+  { type: 'update'; data: { updated_at: string; expires_at: string; etag: string; args: Record<string, unknown> } } | { type: 'end' };
 
 export interface RealtimeSvgClient {
   /** Every operation of the contract, typed (openapi-fetch). */
@@ -104,7 +103,8 @@ export function createClient(options: ClientOptions): RealtimeSvgClient {
           yield { type: 'end' };
           return;
         }
-        if (message.event === 'update') yield { type: 'update', data: JSON.parse(message.data) as Extract<SessionEvent, { type: 'update' }>['data'] };
+        if (message.event === 'update')
+          yield { type: 'update', data: JSON.parse(message.data) as Extract<SessionEvent, { type: 'update' }>['data'] };
       }
     },
   };

@@ -7,9 +7,7 @@ export function isIdentifier(value: string): boolean {
   return IDENTIFIER.test(value);
 }
 
-export type SessionRef =
-  | { kind: 'public'; sessionId: string }
-  | { kind: 'user'; userId: string; sessionId: string };
+export type SessionRef = { kind: 'public'; sessionId: string } | { kind: 'user'; userId: string; sessionId: string };
 
 export function publicRef(sessionId: string): SessionRef {
   return { kind: 'public', sessionId };

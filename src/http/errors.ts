@@ -1,6 +1,14 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RawServerBase, RouteGenericInterface } from 'fastify';
+import type {
+  ConnectionError,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RawServerBase,
+  RouteGenericInterface,
+} from 'fastify';
 import type { components } from '../../generated/types.js';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
 import { StoreFullError, StoreUnavailableError } from '../store/errors.js';
@@ -52,7 +60,11 @@ function unwrapSecurityError(err: FastifyError | DomainError): FastifyError | Do
   return err.name === 'Unauthorized' && Array.isArray(causes) && causes[0] instanceof DomainError ? causes[0] : err;
 }
 
-function classify(thrown: FastifyError | DomainError | StoreFullError | StoreUnavailableError): { status: number; body: ErrorBody; retryAfter?: number } {
+function classify(thrown: FastifyError | DomainError | StoreFullError | StoreUnavailableError): {
+  status: number;
+  body: ErrorBody;
+  retryAfter?: number;
+} {
   if (thrown instanceof StoreFullError) {
     return { status: 507, body: { error: thrown.message, code: 'quota_exceeded' } };
   }
@@ -101,7 +113,11 @@ function bearerChallenge(code: ErrorCode, authorization: string | undefined): st
 }
 
 // Generic over the server: frameworkErrors is an option of the root instance, plain HTTP or HTTP/2 (src/app.ts).
-function sendError<S extends RawServerBase>(reply: FastifyReply<RouteGenericInterface, S>, status: number, body: ErrorBody): FastifyReply<RouteGenericInterface, S> {
+function sendError<S extends RawServerBase>(
+  reply: FastifyReply<RouteGenericInterface, S>,
+  status: number,
+  body: ErrorBody,
+): FastifyReply<RouteGenericInterface, S> {
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
@@ -179,7 +195,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     // A route that ran and found nothing (reply.callNotFound) answers its own method: still a 404.
     if (allowed.length > 0 && !allowed.includes(request.method)) {
       reply.header('allow', allowed.join(', '));
-      return sendError(reply, 405, { error: `${request.method} is not allowed here; allowed: ${allowed.join(', ')}`, code: 'method_not_allowed' });
+      return sendError(reply, 405, {
+        error: `${request.method} is not allowed here; allowed: ${allowed.join(', ')}`,
+        code: 'method_not_allowed',
+      });
     }
     // Long enough to recognise the path, short enough not to reflect a huge URL back.
     const path = (request.url.split('?', 1)[0] ?? '').slice(0, 100);

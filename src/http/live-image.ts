@@ -140,8 +140,7 @@ export async function followSession(
 }
 
 type FrameResult =
-  | { status: 200; body: string; headers: Record<string, string> }
-  | { status: 304; body: undefined; headers: Record<string, string> };
+  { status: 200; body: string; headers: Record<string, string> } | { status: 304; body: undefined; headers: Record<string, string> };
 
 /** GET /frame/...: the current SVG once, with a strong ETag. */
 export async function currentFrame(ctx: AppContext, ref: SessionRef, ifNoneMatch: string | undefined): Promise<FrameResult> {

@@ -39,7 +39,11 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
 };
 
 // Generic over the server: the 404 page is also sent from frameworkErrors, an option of the root instance (src/app.ts).
-function sendPage<S extends RawServerBase>(reply: FastifyReply<RouteGenericInterface, S>, status: number, html: string): FastifyReply<RouteGenericInterface, S> {
+function sendPage<S extends RawServerBase>(
+  reply: FastifyReply<RouteGenericInterface, S>,
+  status: number,
+  html: string,
+): FastifyReply<RouteGenericInterface, S> {
   return reply.code(status).headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(html);
 }
 
@@ -62,7 +66,11 @@ export function isSessionPageUrl(url: string): boolean {
  * session, an id that breaks the identifier rule, too many path segments, or
  * bytes that are not valid percent-encoding. Never the API's JSON.
  */
-export function sendSessionNotFound<S extends RawServerBase>(reply: FastifyReply<RouteGenericInterface, S>, path: string, invalid: boolean): FastifyReply<RouteGenericInterface, S> {
+export function sendSessionNotFound<S extends RawServerBase>(
+  reply: FastifyReply<RouteGenericInterface, S>,
+  path: string,
+  invalid: boolean,
+): FastifyReply<RouteGenericInterface, S> {
   return sendPage(reply, 404, notFoundViews.render('notfound', { path, invalid }));
 }
 

@@ -44,7 +44,10 @@ export async function connectStore(
   } as const;
   const client = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg' });
   const subscriber = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg:subscriber' });
-  for (const [name, connection] of [['commands', client], ['subscriber', subscriber]] as const) {
+  for (const [name, connection] of [
+    ['commands', client],
+    ['subscriber', subscriber],
+  ] as const) {
     connection.on('error', (err: Error) => log.warn({ connection: name, err: err.message }, 'store connection error'));
   }
   await Promise.all([client.connect(), subscriber.connect()]);

@@ -92,7 +92,13 @@ export class EmbeddedStore implements Store {
   }
 
   // Synchronous from the comparison to the write: nothing else can run in between.
-  async replaceIfUnchanged(key: string, expected: string, value: string, expiresAt?: number, announce?: string): Promise<ConditionalReplace> {
+  async replaceIfUnchanged(
+    key: string,
+    expected: string,
+    value: string,
+    expiresAt?: number,
+    announce?: string,
+  ): Promise<ConditionalReplace> {
     const current = this.live(key);
     if (!current) return { outcome: 'missing' };
     if (current.value !== expected) return { outcome: 'changed' };

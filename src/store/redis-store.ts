@@ -225,7 +225,11 @@ export class RedisStore implements Store {
         // On a cluster one stalled shard must not fail the others, and a probe would reach any node: no breaker there.
         if (!this.sharded) {
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- another command may have set it while this one waited
-          if (!this.stalled) this.log?.warn({ err: (err as Error).message }, 'store command timed out: failing store commands at once until it answers again');
+          if (!this.stalled)
+            this.log?.warn(
+              { err: (err as Error).message },
+              'store command timed out: failing store commands at once until it answers again',
+            );
           this.stalled = true;
           this.probe();
         }
@@ -312,7 +316,15 @@ export class RedisStore implements Store {
   replace(key: string, value: string, expiresAt?: number, announce?: string): Promise<StoredEntry | null> {
     if (announce !== undefined) {
       return this.guard(async () => {
-        const reply = await runScript(this.client, REPLACE_AND_ANNOUNCE, key, value, expiresAt === undefined ? '' : String(expiresAt), announce, this.publishCommand);
+        const reply = await runScript(
+          this.client,
+          REPLACE_AND_ANNOUNCE,
+          key,
+          value,
+          expiresAt === undefined ? '' : String(expiresAt),
+          announce,
+          this.publishCommand,
+        );
         return reply === null ? null : { value, expiresAt: expiresAtFrom(Number(reply)) };
       });
     }

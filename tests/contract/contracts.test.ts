@@ -25,13 +25,18 @@ const operationsOf = (item: (typeof bundled.paths)[string]): OperationDoc[] =>
     .map(([, op]) => op as OperationDoc);
 
 describe('contracts', () => {
-  it.each(readdirSync(openapiDir).filter((f) => f.endsWith('.yaml')))('When %s is validated on its own, then it is a valid OpenAPI document', async (file) => {
-    await expect(SwaggerParser.validate(path.join(openapiDir, file))).resolves.toBeTruthy();
-  });
+  it.each(readdirSync(openapiDir).filter((f) => f.endsWith('.yaml')))(
+    'When %s is validated on its own, then it is a valid OpenAPI document',
+    async (file) => {
+      await expect(SwaggerParser.validate(path.join(openapiDir, file))).resolves.toBeTruthy();
+    },
+  );
 
   it('When the bundled contract is validated, then it is valid and its operationIds are the handler table', async () => {
     await expect(SwaggerParser.validate(structuredClone(bundled) as never)).resolves.toBeTruthy();
-    const ids = Object.values(bundled.paths).flatMap((item) => operationsOf(item).map((op) => op.operationId)).sort();
+    const ids = Object.values(bundled.paths)
+      .flatMap((item) => operationsOf(item).map((op) => op.operationId))
+      .sort();
     expect(ids).toEqual([...operationIds].sort());
   });
 

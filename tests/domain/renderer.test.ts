@@ -211,7 +211,8 @@ describe('render admission', () => {
 describe('worker out of memory', () => {
   // The template from the report: it builds a 2M-character string, splits it and
   // sorts the pieces, running the worker out of heap near the hard timeout.
-  const bomb = '{% assign s = "x" %}{% for i in (1..21) %}{% assign s = s | append: s %}{% endfor %}{% assign a = s | split: "" %}{% assign b = a | sort_natural: "x" %}{{ b | size }}';
+  const bomb =
+    '{% assign s = "x" %}{% for i in (1..21) %}{% assign s = s | append: s %}{% endfor %}{% assign a = s | split: "" %}{% assign b = a | sort_natural: "x" %}{{ b | size }}';
 
   it('When the timeout races a worker running out of heap, replayed 20 times, then each costs only its request and the pool keeps rendering', async () => {
     const log = recordingLog();

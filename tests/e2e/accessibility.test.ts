@@ -35,7 +35,10 @@ async function violations(page: Page, disabled: string[] = []): Promise<Found[]>
       targets: violation.nodes.map((node) => node.target.map(String).join(' ')),
     }));
   }, disabled);
-  if (results.length > 0) console.error(`axe violations on ${page.url()}:\n${results.map((v) => `- ${v.id} (${v.impact}): ${v.help}\n    ${v.targets.join('\n    ')}`).join('\n')}`);
+  if (results.length > 0)
+    console.error(
+      `axe violations on ${page.url()}:\n${results.map((v) => `- ${v.id} (${v.impact}): ${v.help}\n    ${v.targets.join('\n    ')}`).join('\n')}`,
+    );
   return results;
 }
 
@@ -49,9 +52,14 @@ describe.runIf(chromiumAvailable())('accessibility: axe-core finds no violations
     running = await startApp();
     browser = await launchChromium();
     token = await tokenFor(running.api, OWNER);
-    const mine = await running.api('POST', `/api/user/${OWNER}/session`, { json: { session_id: 'board', template: TEMPLATE, args: { status: 'mine' } }, headers: bearer(token) });
+    const mine = await running.api('POST', `/api/user/${OWNER}/session`, {
+      json: { session_id: 'board', template: TEMPLATE, args: { status: 'mine' } },
+      headers: bearer(token),
+    });
     expect(mine.status).toBe(201);
-    const open = await running.api('POST', '/api/session', { json: { session_id: 'open-board', template: TEMPLATE, args: { status: 'open' } } });
+    const open = await running.api('POST', '/api/session', {
+      json: { session_id: 'open-board', template: TEMPLATE, args: { status: 'open' } },
+    });
     expect(open.status).toBe(201);
   });
   afterAll(async () => {
@@ -67,10 +75,13 @@ describe.runIf(chromiumAvailable())('accessibility: axe-core finds no violations
     const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
     contexts.push(context);
     if (loggedIn) {
-      await context.addInitScript((login) => {
-        localStorage.setItem('realtime-svg.token', login.token);
-        localStorage.setItem('realtime-svg.user', login.userId);
-      }, { token, userId: OWNER });
+      await context.addInitScript(
+        (login) => {
+          localStorage.setItem('realtime-svg.token', login.token);
+          localStorage.setItem('realtime-svg.user', login.userId);
+        },
+        { token, userId: OWNER },
+      );
     }
     return context.newPage();
   }
@@ -80,7 +91,9 @@ describe.runIf(chromiumAvailable())('accessibility: axe-core finds no violations
     await page.goto(`${running.baseUrl}/session/${path}`);
     await expect.poll(async () => (await page.inputValue('#args')).length).toBeGreaterThan(0);
     await expect.poll(() => page.evaluate(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
-    await expect.poll(() => page.evaluate(() => (document.querySelector('#edit-preview img') as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.evaluate(() => (document.querySelector('#edit-preview img') as HTMLImageElement).naturalWidth))
+      .toBeGreaterThan(0);
     await page.waitForSelector('[data-page=session][data-feed=live]');
   }
 
@@ -88,11 +101,13 @@ describe.runIf(chromiumAvailable())('accessibility: axe-core finds no violations
     const page = await newPage();
     await page.goto(`${running.baseUrl}/`);
     await expect.poll(() => page.textContent('#who')).toBe('Not logged in');
-    await expect.poll(() => page.evaluate(() => (document.querySelector('#create-preview img') as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.evaluate(() => (document.querySelector('#create-preview img') as HTMLImageElement).naturalWidth))
+      .toBeGreaterThan(0);
     expect(await violations(page)).toEqual([]);
   });
 
-  it("When the home page is opened logged in, then axe finds no violations (the session list shown)", async () => {
+  it('When the home page is opened logged in, then axe finds no violations (the session list shown)', async () => {
     const page = await newPage(true);
     await page.goto(`${running.baseUrl}/`);
     await expect.poll(() => page.locator('#sessions tr').count()).toBe(1);
@@ -105,14 +120,14 @@ describe.runIf(chromiumAvailable())('accessibility: axe-core finds no violations
     expect(await violations(page)).toEqual([]);
   });
 
-  it("When a user session page is opened logged out, then axe finds no violations (updating disabled with its reason)", async () => {
+  it('When a user session page is opened logged out, then axe finds no violations (updating disabled with its reason)', async () => {
     const page = await newPage();
     await openSession(page, `${OWNER}/board`);
     await expect.poll(() => page.textContent('#update-reason')).toContain(`Log in as ${OWNER}`);
     expect(await violations(page)).toEqual([]);
   });
 
-  it("When a user session page is opened by its owner, then axe finds no violations (editor, lifetime and delete offered)", async () => {
+  it('When a user session page is opened by its owner, then axe finds no violations (editor, lifetime and delete offered)', async () => {
     const page = await newPage(true);
     await openSession(page, `${OWNER}/board`);
     await expect.poll(() => page.isVisible('#manage')).toBe(true);
@@ -123,7 +138,10 @@ describe.runIf(chromiumAvailable())('accessibility: axe-core finds no violations
     const page = await newPage(true);
     await openSession(page, `${OWNER}/board`);
     await page.fill('#args', '{"status": "stale edit"}');
-    const other = await running.api('PUT', `/api/user/${OWNER}/session/board`, { json: { args: { status: 'theirs' } }, headers: bearer(token) });
+    const other = await running.api('PUT', `/api/user/${OWNER}/session/board`, {
+      json: { args: { status: 'theirs' } },
+      headers: bearer(token),
+    });
     expect(other.status).toBe(204);
     await expect.poll(() => page.textContent('#update-message')).toContain('Someone else has just updated');
     await page.click('#update');

@@ -44,7 +44,9 @@ describe.runIf(chromiumAvailable())('live images embedded on another origin, in 
     await page.goto(other.url);
     expect(new URL(page.url()).origin).not.toBe(running.baseUrl);
     // Without the padded first write Chromium holds the image back for good: it stays 0 wide.
-    await page.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth > 0, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth > 0, undefined, {
+      timeout: 10_000,
+    });
     expect(await naturalWidth('#live')).toBe(17);
     for (const width of [23, 31]) {
       expect((await running.api('PUT', `/api/session/${id}`, { json: { args: { w: width } } })).status).toBe(200);
@@ -57,7 +59,9 @@ describe.runIf(chromiumAvailable())('live images embedded on another origin, in 
     // crossorigin makes the browser require Access-Control-Allow-Origin, as canvas and WebGL need.
     other.html = `<!doctype html><title>cors</title><img id="cors" crossorigin="anonymous" src="${running.baseUrl}/stream/${id}?${NO_REPEATS}">`;
     await page.goto(other.url);
-    await page.waitForFunction(() => (document.querySelector('#cors') as HTMLImageElement).naturalWidth > 0, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => (document.querySelector('#cors') as HTMLImageElement).naturalWidth > 0, undefined, {
+      timeout: 10_000,
+    });
     expect(await naturalWidth('#cors')).toBe(19);
     const fetched = await page.evaluate(async (url) => {
       try {

@@ -23,7 +23,9 @@ ${images}
 }
 
 async function openDashboard(page: Page, baseUrl: string): Promise<void> {
-  await page.route(`${baseUrl}/dashboard`, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: dashboard(IMAGES) }));
+  await page.route(`${baseUrl}/dashboard`, (route) =>
+    route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: dashboard(IMAGES) }),
+  );
   // The page's load event waits for every image; live images never finish loading.
   await page.goto(`${baseUrl}/dashboard`, { waitUntil: 'commit' });
 }
@@ -33,7 +35,11 @@ function allShownAndScriptRan(page: Page) {
   return page.waitForFunction(
     (count) => {
       const images = [...document.images];
-      return images.length === count && images.every((image) => image.naturalWidth > 0) && document.querySelector('#who')?.textContent === 'Not logged in';
+      return (
+        images.length === count &&
+        images.every((image) => image.naturalWidth > 0) &&
+        document.querySelector('#who')?.textContent === 'Not logged in'
+      );
     },
     IMAGES,
     { timeout: 15_000 },
@@ -42,7 +48,11 @@ function allShownAndScriptRan(page: Page) {
 
 async function createBoards(running: RunningApp): Promise<void> {
   for (let i = 0; i < IMAGES; i += 1) {
-    const created = await running.app.inject({ method: 'POST', url: '/api/session', payload: { session_id: `board-${i}`, template: TEMPLATE, args: { n: i, width: 60 } } });
+    const created = await running.app.inject({
+      method: 'POST',
+      url: '/api/session',
+      payload: { session_id: `board-${i}`, template: TEMPLATE, args: { n: i, width: 60 } },
+    });
     expect(created.statusCode).toBe(201);
   }
 }
@@ -80,7 +90,7 @@ describe.runIf(chromiumAvailable())('20 live images on one page in headless Chro
     }
   });
 
-  it("When the web UI is served over HTTP/2, then a session page shows the stream itself and its editor follows other writers", async () => {
+  it('When the web UI is served over HTTP/2, then a session page shows the stream itself and its editor follows other writers', async () => {
     const page = await browser.newPage();
     try {
       await page.goto(`${running.baseUrl}/session/board-3`);
@@ -99,10 +109,18 @@ describe.runIf(chromiumAvailable())('20 live images on one page in headless Chro
   it("When our session page also shows 12 other sessions' live images over HTTP/2, then all 12 follow their updates and the page's editor still saves", async () => {
     const LIVE = 12;
     for (let i = 0; i < LIVE; i += 1) {
-      const created = await running.app.inject({ method: 'POST', url: '/api/session', payload: { session_id: `twelve-${i}`, template: TEMPLATE, args: { n: i, width: 50 } } });
+      const created = await running.app.inject({
+        method: 'POST',
+        url: '/api/session',
+        payload: { session_id: `twelve-${i}`, template: TEMPLATE, args: { n: i, width: 50 } },
+      });
       expect(created.statusCode).toBe(201);
     }
-    const edited = await running.app.inject({ method: 'POST', url: '/api/session', payload: { session_id: 'twelve-editor', template: TEMPLATE, args: { n: 'start', width: 40 } } });
+    const edited = await running.app.inject({
+      method: 'POST',
+      url: '/api/session',
+      payload: { session_id: 'twelve-editor', template: TEMPLATE, args: { n: 'start', width: 40 } },
+    });
     expect(edited.statusCode).toBe(201);
     const page = await browser.newPage();
     try {
@@ -120,16 +138,29 @@ describe.runIf(chromiumAvailable())('20 live images on one page in headless Chro
         }
         document.body.append(board);
       }, LIVE);
-      const widths = () => page.evaluate(() => [...document.querySelectorAll<HTMLImageElement>('#twelve img')].map((image) => image.naturalWidth));
+      const widths = () =>
+        page.evaluate(() => [...document.querySelectorAll<HTMLImageElement>('#twelve img')].map((image) => image.naturalWidth));
       await expect.poll(widths, { timeout: 15_000 }).toEqual(Array.from({ length: LIVE }, () => 50));
-      await expect.poll(async () => JSON.parse((await page.inputValue('#args')) || 'null'), { timeout: 15_000 }).toEqual({ n: 'start', width: 40 });
-      await expect.poll(() => page.evaluate(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth), { timeout: 15_000 }).toBe(40);
+      await expect
+        .poll(async () => JSON.parse((await page.inputValue('#args')) || 'null'), { timeout: 15_000 })
+        .toEqual({ n: 'start', width: 40 });
+      await expect
+        .poll(() => page.evaluate(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth), { timeout: 15_000 })
+        .toBe(40);
       // The page itself came over HTTP/2, so its streams share one connection rather than six.
-      expect(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.nextHopProtocol)).toBe('h2');
+      expect(
+        await page.evaluate(
+          () => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.nextHopProtocol,
+        ),
+      ).toBe('h2');
 
       // Every one of the 12 gets a width of its own, so each image's change is its own frame.
       for (let i = 0; i < LIVE; i += 1) {
-        const updated = await running.app.inject({ method: 'PUT', url: `/api/session/twelve-${i}`, payload: { args: { n: `new ${i}`, width: 70 + i } } });
+        const updated = await running.app.inject({
+          method: 'PUT',
+          url: `/api/session/twelve-${i}`,
+          payload: { args: { n: `new ${i}`, width: 70 + i } },
+        });
         expect(updated.statusCode).toBe(200);
       }
       await expect.poll(widths, { timeout: 15_000 }).toEqual(Array.from({ length: LIVE }, (_, i) => 70 + i));
@@ -141,7 +172,9 @@ describe.runIf(chromiumAvailable())('20 live images on one page in headless Chro
       await expect.poll(() => page.textContent('#update-message'), { timeout: 15_000 }).toContain('Updated');
       const stored = await running.app.inject({ method: 'GET', url: '/api/session/twelve-editor' });
       expect(stored.json()).toMatchObject({ args: { n: 'edited', width: 130 } });
-      await expect.poll(() => page.evaluate(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth), { timeout: 15_000 }).toBe(130);
+      await expect
+        .poll(() => page.evaluate(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth), { timeout: 15_000 })
+        .toBe(130);
       // And the 12 are still live after it.
       const again = await running.app.inject({ method: 'PUT', url: '/api/session/twelve-0', payload: { args: { n: 'again', width: 99 } } });
       expect(again.statusCode).toBe(200);
@@ -156,7 +189,11 @@ describe.runIf(chromiumAvailable())('20 live images on one page in headless Chro
     try {
       await openDashboard(page, running.baseUrl);
       await allShownAndScriptRan(page);
-      const updated = await running.app.inject({ method: 'PUT', url: `/api/session/board-${IMAGES - 1}`, payload: { args: { n: 'new', width: 90 } } });
+      const updated = await running.app.inject({
+        method: 'PUT',
+        url: `/api/session/board-${IMAGES - 1}`,
+        payload: { args: { n: 'new', width: 90 } },
+      });
       expect(updated.statusCode).toBe(200);
       await page.waitForFunction((last) => document.images[last]?.naturalWidth === 90, IMAGES - 1, { timeout: 15_000 });
     } finally {

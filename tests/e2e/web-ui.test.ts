@@ -150,16 +150,22 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     const context = await browser.newContext({ viewport: options.viewport ?? { width: 1000, height: 900 } });
     contexts.push(context);
     if (options.loggedIn) {
-      await context.addInitScript((login) => {
-        localStorage.setItem('realtime-svg.token', login.token);
-        localStorage.setItem('realtime-svg.user', login.userId);
-      }, { token, userId: 'lin' });
+      await context.addInitScript(
+        (login) => {
+          localStorage.setItem('realtime-svg.token', login.token);
+          localStorage.setItem('realtime-svg.user', login.userId);
+        },
+        { token, userId: 'lin' },
+      );
     }
     return context.newPage();
   }
 
   async function createUserSession(sessionId: string, args: Record<string, unknown> = { status: 'one' }): Promise<void> {
-    const res = await running.api('POST', '/api/user/lin/session', { json: { session_id: sessionId, template: TEMPLATE, args }, headers: bearer(token) });
+    const res = await running.api('POST', '/api/user/lin/session', {
+      json: { session_id: sessionId, template: TEMPLATE, args },
+      headers: bearer(token),
+    });
     expect(res.status).toBe(201);
   }
 
@@ -195,7 +201,9 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     await expect.poll(() => page.textContent('#embed-message')).toContain('Copied the URL');
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(`${running.baseUrl}/stream/lin/embed-me`);
     await page.click('button[data-copy="embed-markdown"]');
-    await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe(`![embed-me](${running.baseUrl}/stream/lin/embed-me)`);
+    await expect
+      .poll(() => page.evaluate(() => navigator.clipboard.readText()))
+      .toBe(`![embed-me](${running.baseUrl}/stream/lin/embed-me)`);
   });
 
   it('When the owner edits the template and saves, then the session renders with the new template', async () => {
@@ -203,14 +211,19 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     const page = await newPage({ loggedIn: true });
     await openSession(page, 'lin/retemplate');
     expect(await page.isEditable('#template')).toBe(true);
-    await page.fill('#template', '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="40"><text x="8" y="26">now: {{ status | upcase }}</text></svg>');
+    await page.fill(
+      '#template',
+      '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="40"><text x="8" y="26">now: {{ status | upcase }}</text></svg>',
+    );
     await page.click('#update');
     await expect.poll(() => page.textContent('#update-message')).toContain('Updated');
     expect(await (await fetch(`${running.baseUrl}/frame/lin/retemplate`)).text()).toContain('>now: ONE<');
   });
 
-  it("When a public session is open, then its template is shown read-only with the reason, and its args stay editable", async () => {
-    expect((await running.api('POST', '/api/session', { json: { session_id: 'open-tpl', template: TEMPLATE, args: { status: 'x' } } })).status).toBe(201);
+  it('When a public session is open, then its template is shown read-only with the reason, and its args stay editable', async () => {
+    expect(
+      (await running.api('POST', '/api/session', { json: { session_id: 'open-tpl', template: TEMPLATE, args: { status: 'x' } } })).status,
+    ).toBe(201);
     const page = await newPage();
     await openSession(page, 'open-tpl');
     expect(await page.isEditable('#template')).toBe(false);
@@ -300,10 +313,13 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     const page = await newPage({ viewport: { width: 375, height: 800 } });
     const longId = 'a-very-long-user-id-that-goes-on-and-on-for-64-characters-xxxxxx';
     const longToken = await tokenFor(running.api, longId);
-    await page.addInitScript((login) => {
-      localStorage.setItem('realtime-svg.token', login.token);
-      localStorage.setItem('realtime-svg.user', login.userId);
-    }, { token: longToken, userId: longId });
+    await page.addInitScript(
+      (login) => {
+        localStorage.setItem('realtime-svg.token', login.token);
+        localStorage.setItem('realtime-svg.user', login.userId);
+      },
+      { token: longToken, userId: longId },
+    );
     for (const path of ['/', '/session/lin/not-yours']) {
       await page.goto(`${running.baseUrl}${path}`);
       await expect.poll(() => page.textContent('#who')).toBe(`Logged in as ${longId}`);
@@ -320,7 +336,7 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
           return { top: r.top, bottom: r.bottom, left: r.left, right: r.right };
         }),
       );
-      const [header, who, logout] = boxes as [typeof boxes[0], typeof boxes[0], typeof boxes[0]];
+      const [header, who, logout] = boxes as [(typeof boxes)[0], (typeof boxes)[0], (typeof boxes)[0]];
       for (const inner of [who, logout]) {
         expect(inner.bottom).toBeLessThanOrEqual(header.bottom);
         expect(inner.right).toBeLessThanOrEqual(header.right);
@@ -395,7 +411,9 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     const page = await context.newPage();
     await page.goto(`${running.baseUrl}/session/lin/crowded`, { waitUntil: 'commit' });
     await expect.poll(async () => JSON.parse((await page.inputValue('#args')) || 'null'), { timeout: 15_000 }).toEqual({ status: 'one' });
-    await page.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth > 0, undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth > 0, undefined, {
+      timeout: 15_000,
+    });
   });
 
   it("When another page updates the session, then this page's editor and image follow through the data feed", async () => {
@@ -447,7 +465,10 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     const page = await newPage({ loggedIn: true });
     await openSession(page, 'lin/stale-overwrite');
     await page.fill('#args', '{"status": "mine"}');
-    expect((await running.api('PUT', '/api/user/lin/session/stale-overwrite', { json: { args: { status: 'theirs' } }, headers: bearer(token) })).status).toBe(204);
+    expect(
+      (await running.api('PUT', '/api/user/lin/session/stale-overwrite', { json: { args: { status: 'theirs' } }, headers: bearer(token) }))
+        .status,
+    ).toBe(204);
     await expect.poll(() => page.textContent('#update-message')).toContain('Someone else has just updated');
     await page.click('#update');
     await expect.poll(() => page.isVisible('#conflict')).toBe(true);
@@ -492,7 +513,10 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     await page.goto(`${running.baseUrl}/`);
     const preview = '#create-preview img';
     await page.waitForFunction((selector) => (document.querySelector(selector) as HTMLImageElement).naturalWidth === 240, preview);
-    await page.fill('#create-form textarea[name=template]', '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="20"><text y="15">{{ status }}</text></svg>');
+    await page.fill(
+      '#create-form textarea[name=template]',
+      '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="20"><text y="15">{{ status }}</text></svg>',
+    );
     await page.waitForFunction((selector) => (document.querySelector(selector) as HTMLImageElement).naturalWidth === 120, preview);
   });
 

@@ -5,7 +5,11 @@ import type { ApiResponse } from './contract.js';
 export const PASSWORD = 'correct horse battery';
 
 /** Logs in (claiming the user on first use) and returns the token. */
-export async function tokenFor(api: (m: string, p: string, o?: object) => Promise<ApiResponse>, userId: string, password = PASSWORD): Promise<string> {
+export async function tokenFor(
+  api: (m: string, p: string, o?: object) => Promise<ApiResponse>,
+  userId: string,
+  password = PASSWORD,
+): Promise<string> {
   const res = await api('POST', '/api/auth/token', { json: { user_id: userId, password } });
   if (res.status !== 200) throw new Error(`token for ${userId}: ${res.status} ${res.text}`);
   return res.body.token as string;

@@ -25,7 +25,12 @@ for (const [template, item] of Object.entries(dereferenced.paths)) {
   for (const [method, op] of Object.entries(item)) {
     if (!['get', 'post', 'put', 'delete', 'patch'].includes(method)) continue;
     const pattern = new RegExp('^' + template.replace(/\{[^}]+\}/g, '[^/]+') + '$');
-    operations.push({ method: method.toUpperCase(), template, pattern, responses: (op as { responses: Operation['responses'] }).responses });
+    operations.push({
+      method: method.toUpperCase(),
+      template,
+      pattern,
+      responses: (op as { responses: Operation['responses'] }).responses,
+    });
   }
 }
 const validators = new Map<Schema, ValidateFunction>();

@@ -62,9 +62,7 @@ interface RemoteValue {
   value?: unknown;
 }
 
-type EvaluateResult =
-  | { type: 'success'; result: RemoteValue }
-  | { type: 'exception'; exceptionDetails: { text: string } };
+type EvaluateResult = { type: 'success'; result: RemoteValue } | { type: 'exception'; exceptionDetails: { text: string } };
 
 /** One tab. */
 export class FirefoxPage {

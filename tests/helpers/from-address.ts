@@ -8,7 +8,11 @@ import { expectContract, type ApiResponse } from './contract.js';
  */
 export function apiFrom(baseUrl: string, localAddress: string) {
   const agent = new http.Agent({ keepAlive: true, localAddress });
-  return async function call<T = unknown>(method: string, path: string, options: { json?: unknown; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+  return async function call<T = unknown>(
+    method: string,
+    path: string,
+    options: { json?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse<T>> {
     const body = options.json === undefined ? undefined : JSON.stringify(options.json);
     const headers: Record<string, string> = { ...options.headers };
     if (body !== undefined) headers['content-type'] ??= 'application/json';

@@ -65,7 +65,9 @@ export function parseParts(raw: Buffer): { parts: Part[]; closed: boolean; pream
 export async function readFirstWrite(url: string, headers: Record<string, string> = {}): Promise<{ head: string; firstWrite: Buffer }> {
   const { hostname, port, pathname, search } = new URL(url);
   const socket = net.connect(Number(port), hostname);
-  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.write(`GET ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${extra}\r\n`);
   let raw = Buffer.alloc(0);
   try {

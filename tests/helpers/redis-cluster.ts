@@ -97,17 +97,33 @@ export async function startCluster(options: { nodeTimeoutMs?: number } = {}): Pr
   const ports: number[] = [];
   for (let i = 0; i < 6; i++) ports.push(await freeClusterPort(taken));
   const args = [
-    '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000),
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    'nodes.conf',
+    '--cluster-node-timeout',
+    String(options.nodeTimeoutMs ?? 1000),
     // A replica first syncs in full; by default the master waits 5 s before it starts sending.
-    '--repl-diskless-sync-delay', '0',
+    '--repl-diskless-sync-delay',
+    '0',
   ];
   const servers = await Promise.all(ports.map((port) => startRedis({ port, args })));
   const stopAll = () => Promise.all(servers.map((server) => server.stop()));
   try {
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '1', '--cluster-yes']);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...ports.map((port) => `127.0.0.1:${port}`),
+      '--cluster-replicas',
+      '1',
+      '--cluster-yes',
+    ]);
     // Every node must agree the cluster is whole before a client can rely on its slot map.
     await until(
-      async () => (await Promise.all(servers.map(async (server) => String(await server.client.call('CLUSTER', 'INFO'))))).every((info) => info.includes('cluster_state:ok')),
+      async () =>
+        (await Promise.all(servers.map(async (server) => String(await server.client.call('CLUSTER', 'INFO'))))).every((info) =>
+          info.includes('cluster_state:ok'),
+        ),
       'every node reports cluster_state:ok',
     );
     // A replica that never synced with its master refuses to take over from it.
@@ -128,7 +144,9 @@ export async function startCluster(options: { nodeTimeoutMs?: number } = {}): Pr
     const viewer = live();
     if (!viewer) throw new Error('no cluster node left');
     const lines = parseNodes(String(await viewer.client.call('CLUSTER', 'NODES')));
-    return lines.filter((line) => line.flags.includes('master') && !line.flags.includes('fail')).map(({ port, slots }) => ({ port, slots }));
+    return lines
+      .filter((line) => line.flags.includes('master') && !line.flags.includes('fail'))
+      .map(({ port, slots }) => ({ port, slots }));
   };
   return {
     nodes: ports.map((port) => `127.0.0.1:${port}`).join(','),
@@ -139,7 +157,9 @@ export async function startCluster(options: { nodeTimeoutMs?: number } = {}): Pr
       const slot = Number(await client.call('CLUSTER', 'KEYSLOT', key));
       const viewer = live();
       if (!viewer) throw new Error('no cluster node left');
-      const shards = (await viewer.client.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
+      const shards = (await viewer.client.call('CLUSTER', 'SLOTS')) as Array<
+        [number, number, [string, number, ...unknown[]], ...unknown[]]
+      >;
       const shard = shards.find(([from, to]) => slot >= from && slot <= to);
       if (!shard) throw new Error(`no shard serves slot ${slot}`);
       return shard[2][1];

@@ -90,7 +90,16 @@ export async function startRedis(options: RedisOptions = {}): Promise<ThrowawayR
   // Its own directory: a SAVE, an append-only file or a cluster config never lands in the project.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'realtime-svg-redis-'));
   const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--protected-mode', 'yes', '--dir', dir,
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--protected-mode',
+    'yes',
+    '--dir',
+    dir,
     ...(options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     ...(options.args ?? []),
   ];

@@ -84,7 +84,9 @@ describe('HTTP error mapping', () => {
     const bare = await app.inject({ method: 'GET', url: '/domain/token_missing' });
     expect(bare.headers['www-authenticate']).toBe('Bearer realm="realtime-svg"');
     const expired = await app.inject({ method: 'GET', url: '/domain/token_expired', headers: { authorization: 'Bearer x.y.z' } });
-    expect(expired.headers['www-authenticate']).toBe('Bearer realm="realtime-svg", error="invalid_token", error_description="the token has expired"');
+    expect(expired.headers['www-authenticate']).toBe(
+      'Bearer realm="realtime-svg", error="invalid_token", error_description="the token has expired"',
+    );
     const invalid = await app.inject({ method: 'GET', url: '/domain/token_invalid', headers: { authorization: 'Bearer x.y.z' } });
     expect(invalid.headers['www-authenticate']).toContain('error="invalid_token"');
     const garbled = await app.inject({ method: 'GET', url: '/domain/token_missing', headers: { authorization: 'Bearer !!!' } });
@@ -129,7 +131,12 @@ describe('HTTP error mapping', () => {
     const local = Fastify({ logger: false });
     installErrorHandling(local);
     local.post('/echo', async (request) => request.body);
-    const response = await local.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: '{nope' });
+    const response = await local.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': 'application/json' },
+      payload: '{nope',
+    });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({ code: 'validation_failed' });
     await local.close();

@@ -93,10 +93,15 @@ describeEachStore('authenticated write limits', (variant) => {
     for (let i = 0; i < 5; i++) {
       const stranger = await running.api('POST', `/api/user/${alice}/session`, { json: { session_id: 's', template: TEMPLATE } });
       expect(stranger.status).toBe(401);
-      expect((await running.api('PUT', `/api/user/${alice}/session/s`, { json: { args: {} }, headers: bearer(bobToken) })).status).toBe(403);
+      expect((await running.api('PUT', `/api/user/${alice}/session/s`, { json: { args: {} }, headers: bearer(bobToken) })).status).toBe(
+        403,
+      );
     }
     const writes = [
-      await running.api('POST', `/api/user/${alice}/session`, { json: { session_id: 's', template: TEMPLATE }, headers: bearer(aliceToken) }),
+      await running.api('POST', `/api/user/${alice}/session`, {
+        json: { session_id: 's', template: TEMPLATE },
+        headers: bearer(aliceToken),
+      }),
       await running.api('PUT', `/api/user/${alice}/session/s`, { json: { args: { v: 1 } }, headers: bearer(aliceToken) }),
       await running.api('PUT', `/api/user/${alice}/session/s`, { json: { args: { v: 2 } }, headers: bearer(aliceToken) }),
     ];
@@ -105,7 +110,10 @@ describeEachStore('authenticated write limits', (variant) => {
     expect(refused.status).toBe(429);
     expect(refused.body.code).toBe('rate_limited');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect((await running.api('POST', `/api/user/${bob}/session`, { json: { session_id: 's', template: TEMPLATE }, headers: bearer(bobToken) })).status).toBe(201);
+    expect(
+      (await running.api('POST', `/api/user/${bob}/session`, { json: { session_id: 's', template: TEMPLATE }, headers: bearer(bobToken) }))
+        .status,
+    ).toBe(201);
     // Reads and the owner's listing are not writes.
     expect((await running.api('GET', `/api/user/${alice}/session/s`)).status).toBe(200);
     expect((await running.api('GET', `/api/user/${alice}/sessions`, { headers: bearer(aliceToken) })).status).toBe(200);
@@ -149,7 +157,7 @@ describeEachStore('render storms', (variant) => {
   });
   afterAll(async () => running?.close());
 
-  it('When 16 clients from distinct addresses send costly templates, then a victim\'s valid renders all succeed or get 503, never template_invalid', async () => {
+  it("When 16 clients from distinct addresses send costly templates, then a victim's valid renders all succeed or get 503, never template_invalid", async () => {
     const bombs = [
       '{% for i in (1..1000000000) %}{{ i }}{% endfor %}',
       '{% assign s = "x" %}{% for i in (1..21) %}{% assign s = s | append: s %}{% endfor %}{% assign a = s | split: "" %}{% assign b = a | sort_natural: "x" %}{{ b | size }}',
@@ -195,9 +203,12 @@ describe('worker out of memory', () => {
   afterAll(async () => running?.close());
 
   it('When templates run the worker out of heap 20 times, then the process keeps serving', async () => {
-    const bomb = '{% assign s = "x" %}{% for i in (1..21) %}{% assign s = s | append: s %}{% endfor %}{% assign a = s | split: "" %}{% assign b = a | sort_natural: "x" %}{{ b | size }}';
+    const bomb =
+      '{% assign s = "x" %}{% for i in (1..21) %}{% assign s = s | append: s %}{% endfor %}{% assign a = s | split: "" %}{% assign b = a | sort_natural: "x" %}{{ b | size }}';
     for (let attempt = 0; attempt < 20; attempt++) {
-      const res = await running.api<ErrorBody>('POST', '/api/session', { json: { session_id: newId('oom'), template: bomb.repeat(2 + (attempt % 6)) } });
+      const res = await running.api<ErrorBody>('POST', '/api/session', {
+        json: { session_id: newId('oom'), template: bomb.repeat(2 + (attempt % 6)) },
+      });
       expect([400, 503]).toContain(res.status);
     }
     expect((await running.api('GET', '/healthz')).status).toBe(200);
@@ -215,7 +226,9 @@ describeEachStore('storage amplification', (variant) => {
   it('When a tiny request would render a megabyte of characters XML forbids, then it is 400 and nothing is stored', async () => {
     const id = newId('amp');
     const template = `<svg ${NS}>{% for i in (1..1000) %}{{ c }}{% endfor %}</svg>`;
-    const res = await running.api<ErrorBody>('POST', '/api/session', { json: { session_id: id, template, args: { c: '\u0001'.repeat(1000) } } });
+    const res = await running.api<ErrorBody>('POST', '/api/session', {
+      json: { session_id: id, template, args: { c: '\u0001'.repeat(1000) } },
+    });
     expect(res.status).toBe(400);
     // The message names the bad character's position (tests/domain/renderer.test.ts checks it);
     // on a loaded machine the render may hit its time limit first, which is still the template's 400.
@@ -224,7 +237,9 @@ describeEachStore('storage amplification', (variant) => {
   });
 
   it('When output is not an SVG document, then it is refused as template_invalid naming the cause', async () => {
-    const res = await running.api<ErrorBody>('POST', '/api/session', { json: { session_id: newId('text'), template: 'hello {{ n }}', args: { n: 1 } } });
+    const res = await running.api<ErrorBody>('POST', '/api/session', {
+      json: { session_id: newId('text'), template: 'hello {{ n }}', args: { n: 1 } },
+    });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('template_invalid');
     expect(res.body.error).toMatch(/not a valid SVG document/);
@@ -243,7 +258,9 @@ describe('embedded store memory budget', () => {
     const statuses: number[] = [];
     let refusal: { status: number; body: ErrorBody } | undefined;
     for (let i = 0; i < 40 && !refusal; i++) {
-      const res = await running.api<ErrorBody>('POST', '/api/session', { json: { session_id: newId('fill'), template: `<svg ${NS}><text>{{ b }}</text></svg>`, args: { b: big } } });
+      const res = await running.api<ErrorBody>('POST', '/api/session', {
+        json: { session_id: newId('fill'), template: `<svg ${NS}><text>{{ b }}</text></svg>`, args: { b: big } },
+      });
       statuses.push(res.status);
       if (res.status !== 201) refusal = res;
     }
@@ -253,7 +270,9 @@ describe('embedded store memory budget', () => {
     expect(statuses.filter((s) => s === 201).length).toBeLessThan(20);
     expect((await running.api('GET', '/healthz')).status).toBe(200);
     // Logging in still works: counters and keys are never refused.
-    expect((await running.api('POST', '/api/auth/token', { json: { user_id: newId('late'), password: PASSWORD } })).status).toBeOneOf([200, 507]);
+    expect((await running.api('POST', '/api/auth/token', { json: { user_id: newId('late'), password: PASSWORD } })).status).toBeOneOf([
+      200, 507,
+    ]);
   });
 });
 
@@ -268,7 +287,9 @@ describeEachStore('forged stream parts', (variant) => {
     const { StreamReader } = await import('../helpers/multipart.js');
     const { checkSvgOutput } = await import('../../src/domain/render/svg-output.js');
     const id = newId('forge');
-    expect((await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { v: 'start' } } })).status).toBe(201);
+    expect((await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { v: 'start' } } })).status).toBe(
+      201,
+    );
     const reader = new StreamReader(`${running.baseUrl}/stream/${id}`);
     await reader.opened;
     const fake = `Content-Type: text/html\r\n\r\n<script>alert(1)</script>`;
@@ -313,13 +334,18 @@ describeEachStore('live-session quota', (variant) => {
     const user = newId('quota');
     const token = await tokenFor(running.api, user);
     const create = (sessionId: string) =>
-      running.api<ErrorBody>('POST', `/api/user/${user}/session`, { json: { session_id: sessionId, template: TEMPLATE }, headers: bearer(token) });
+      running.api<ErrorBody>('POST', `/api/user/${user}/session`, {
+        json: { session_id: sessionId, template: TEMPLATE },
+        headers: bearer(token),
+      });
     expect([(await create('a')).status, (await create('b')).status, (await create('c')).status]).toEqual([201, 201, 201]);
     const refused = await create('d');
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('quota_exceeded');
     expect((await running.api('GET', `/api/user/${user}/session/d`)).status).toBe(404);
-    const listed = await running.api<{ sessions: Array<{ session_id: string }> }>('GET', `/api/user/${user}/sessions`, { headers: bearer(token) });
+    const listed = await running.api<{ sessions: Array<{ session_id: string }> }>('GET', `/api/user/${user}/sessions`, {
+      headers: bearer(token),
+    });
     expect(listed.body.sessions.map((s) => s.session_id).sort()).toEqual(['a', 'b', 'c']);
     expect((await running.api('DELETE', `/api/user/${user}/session/a`, { headers: bearer(token) })).status).toBe(204);
     expect((await create('d')).status).toBe(201);
@@ -329,12 +355,30 @@ describeEachStore('live-session quota', (variant) => {
     const user = newId('expiring');
     const token = await tokenFor(running.api, user);
     for (const id of ['x', 'y', 'z']) {
-      expect((await running.api('POST', `/api/user/${user}/session`, { json: { session_id: id, template: TEMPLATE, expire_seconds: 1 }, headers: bearer(token) })).status).toBe(201);
+      expect(
+        (
+          await running.api('POST', `/api/user/${user}/session`, {
+            json: { session_id: id, template: TEMPLATE, expire_seconds: 1 },
+            headers: bearer(token),
+          })
+        ).status,
+      ).toBe(201);
     }
     // Wait for the store to report them gone (their TTL is one second), not for a fixed time.
-    await expect.poll(async () => (await running.api('GET', `/api/user/${user}/session/z`)).status, { timeout: 10_000, interval: 200 }).toBe(404);
-    await expect.poll(async () => (await running.api('GET', `/api/user/${user}/session/x`)).status, { timeout: 10_000, interval: 200 }).toBe(404);
-    expect((await running.api('POST', `/api/user/${user}/session`, { json: { session_id: 'fresh', template: TEMPLATE }, headers: bearer(token) })).status).toBe(201);
+    await expect
+      .poll(async () => (await running.api('GET', `/api/user/${user}/session/z`)).status, { timeout: 10_000, interval: 200 })
+      .toBe(404);
+    await expect
+      .poll(async () => (await running.api('GET', `/api/user/${user}/session/x`)).status, { timeout: 10_000, interval: 200 })
+      .toBe(404);
+    expect(
+      (
+        await running.api('POST', `/api/user/${user}/session`, {
+          json: { session_id: 'fresh', template: TEMPLATE },
+          headers: bearer(token),
+        })
+      ).status,
+    ).toBe(201);
   });
 
   it('When many creates race at the quota, then the user never ends up holding more than the quota', async () => {

@@ -23,7 +23,10 @@ describeEachStore('auth', (variant) => {
   };
   beforeAll(async () => {
     embedded = variant.name === 'embedded' ? new EmbeddedStore() : undefined;
-    running = await startApp({ config: { ...variant.config(), AUTH_MAX_FAILURES_PER_USER: 3, AUTH_MAX_FAILURES_PER_CLIENT: 1000 }, store: embedded });
+    running = await startApp({
+      config: { ...variant.config(), AUTH_MAX_FAILURES_PER_USER: 3, AUTH_MAX_FAILURES_PER_CLIENT: 1000 },
+      store: embedded,
+    });
   });
   afterAll(async () => running?.close());
 
@@ -114,9 +117,11 @@ describeEachStore('auth failures per client', (variant) => {
 
   it('When one client fails across many user_ids, then it is limited too', async () => {
     const users = Array.from({ length: 5 }, () => newUser());
-    for (const user of users) expect((await running.api('POST', '/api/auth/token', { json: { user_id: user, password: PASSWORD } })).status).toBe(200);
+    for (const user of users)
+      expect((await running.api('POST', '/api/auth/token', { json: { user_id: user, password: PASSWORD } })).status).toBe(200);
     const statuses: number[] = [];
-    for (const user of users) statuses.push((await running.api('POST', '/api/auth/token', { json: { user_id: user, password: 'not the password' } })).status);
+    for (const user of users)
+      statuses.push((await running.api('POST', '/api/auth/token', { json: { user_id: user, password: 'not the password' } })).status);
     expect(statuses).toEqual([401, 401, 401, 401, 429]);
   });
 });
@@ -124,7 +129,9 @@ describeEachStore('auth failures per client', (variant) => {
 describeEachStore('auth failures behind a proxy', (variant) => {
   let running: RunningApp;
   beforeAll(async () => {
-    running = await startApp({ config: { ...variant.config(), TRUST_PROXY: 1, AUTH_MAX_FAILURES_PER_USER: 1000, AUTH_MAX_FAILURES_PER_CLIENT: 2 } });
+    running = await startApp({
+      config: { ...variant.config(), TRUST_PROXY: 1, AUTH_MAX_FAILURES_PER_USER: 1000, AUTH_MAX_FAILURES_PER_CLIENT: 2 },
+    });
   });
   afterAll(async () => running?.close());
 
@@ -149,7 +156,12 @@ describeEachStore('auth failures under concurrency', (variant) => {
   const newClient = () => `198.51.100.${++clientSeq}`;
   beforeAll(async () => {
     running = await startApp({
-      config: { ...variant.config(), TRUST_PROXY: 1, AUTH_MAX_FAILURES_PER_USER: LIMIT_PER_USER, AUTH_MAX_FAILURES_PER_CLIENT: LIMIT_PER_CLIENT },
+      config: {
+        ...variant.config(),
+        TRUST_PROXY: 1,
+        AUTH_MAX_FAILURES_PER_USER: LIMIT_PER_USER,
+        AUTH_MAX_FAILURES_PER_CLIENT: LIMIT_PER_CLIENT,
+      },
     });
   });
   afterAll(async () => running?.close());
@@ -201,7 +213,9 @@ describeEachStore('auth failures under concurrency', (variant) => {
     expect((await attempt(owner, PASSWORD, busy)).status).toBe(200);
     // More correct logins than the client's failure budget, in batches that each fit inside it.
     for (let batch = 0; batch < 3; batch++) {
-      const statuses = (await Promise.all(Array.from({ length: LIMIT_PER_USER }, () => attempt(owner, PASSWORD, busy)))).map((a) => a.status);
+      const statuses = (await Promise.all(Array.from({ length: LIMIT_PER_USER }, () => attempt(owner, PASSWORD, busy)))).map(
+        (a) => a.status,
+      );
       expect(statuses).toEqual(Array(LIMIT_PER_USER).fill(200));
     }
     const others = Array.from({ length: LIMIT_PER_CLIENT }, () => newUser());

@@ -20,13 +20,19 @@ function suite(trust: TrustProxy, title: string, chainFor: (forged: string, real
     beforeAll(async () => {
       running = await startApp({ config: { TRUST_PROXY: trust, AUTH_MAX_FAILURES_PER_USER: 1000, AUTH_MAX_FAILURES_PER_CLIENT: 2 } });
       user = newUser();
-      const claimed = await running.api('POST', '/api/auth/token', { json: { user_id: user, password: PASSWORD }, headers: { 'x-forwarded-for': '192.0.2.200' } });
+      const claimed = await running.api('POST', '/api/auth/token', {
+        json: { user_id: user, password: PASSWORD },
+        headers: { 'x-forwarded-for': '192.0.2.200' },
+      });
       expect(claimed.status).toBe(200);
     });
     afterAll(async () => running?.close());
 
     const wrongPassword = (xff: string) =>
-      running.api('POST', '/api/auth/token', { json: { user_id: user, password: 'not the password' }, headers: { 'x-forwarded-for': xff } });
+      running.api('POST', '/api/auth/token', {
+        json: { user_id: user, password: 'not the password' },
+        headers: { 'x-forwarded-for': xff },
+      });
 
     it('When a client forges a different X-Forwarded-For chain on every attempt, then its failures still add up to a 429', async () => {
       const statuses: number[] = [];
@@ -52,7 +58,10 @@ describe('TRUST_PROXY=1, separate clients behind the proxy', () => {
 
   it('When the client sends "1.2.3.4, 5.6.7.8", then it is 5.6.7.8 that is limited, and another address is not', async () => {
     const attempt = (xff: string) =>
-      running.api('POST', '/api/auth/token', { json: { user_id: user, password: 'not the password' }, headers: { 'x-forwarded-for': xff } });
+      running.api('POST', '/api/auth/token', {
+        json: { user_id: user, password: 'not the password' },
+        headers: { 'x-forwarded-for': xff },
+      });
     expect((await attempt('1.2.3.4, 5.6.7.8')).status).toBe(401);
     expect((await attempt('9.9.9.9, 5.6.7.8')).status).toBe(401);
     // The limit belongs to the last hop: naming 5.6.7.8 alone is the same client.

@@ -61,7 +61,14 @@ describeEachStore('data feed (/events)', (variant) => {
   async function userSession() {
     const user = newId('ev-user');
     const auth = bearer(await tokenFor(running.api, user));
-    expect((await running.api('POST', `/api/user/${user}/session`, { json: { session_id: 's', template: TEMPLATE, args: { v: 'start' } }, headers: auth })).status).toBe(201);
+    expect(
+      (
+        await running.api('POST', `/api/user/${user}/session`, {
+          json: { session_id: 's', template: TEMPLATE, args: { v: 'start' } },
+          headers: auth,
+        })
+      ).status,
+    ).toBe(201);
     return { user, auth, path: `/api/user/${user}/session/s`, feed: `/events/${user}/s` };
   }
   const etagOf = (res: ApiResponse) => res.headers.get('etag');
@@ -155,7 +162,9 @@ describeEachStore('data feed (/events)', (variant) => {
   it('When the server shuts down, then open feeds end without an end event, so EventSource reconnects to another instance', async () => {
     const closing = await startApp({ config: variant.config() });
     const id = newId('ev-bye');
-    expect((await closing.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { v: 'bye' } } })).status).toBe(201);
+    expect((await closing.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { v: 'bye' } } })).status).toBe(
+      201,
+    );
     const reader = new FeedReader(`${closing.baseUrl}/events/${id}`);
     readers.push(reader);
     await reader.untilUpdates(1);
@@ -169,7 +178,10 @@ describeEachStore('data feed (/events)', (variant) => {
     const s = await publicSession();
     const before = await channels();
     const feeds = [open(s.feed), open(s.feed), open(s.feed)];
-    const streams = [new StreamReader(`${running.baseUrl}/stream/${s.id}?double_frame=false`), new StreamReader(`${running.baseUrl}/stream/${s.id}?double_frame=false`)];
+    const streams = [
+      new StreamReader(`${running.baseUrl}/stream/${s.id}?double_frame=false`),
+      new StreamReader(`${running.baseUrl}/stream/${s.id}?double_frame=false`),
+    ];
     for (const feed of feeds) await feed.untilUpdates(1);
     for (const stream of streams) await stream.until((r) => r.parsed.parts.length === 1);
     expect(await channels()).toBe(before + 1);

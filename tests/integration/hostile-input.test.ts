@@ -10,20 +10,53 @@ function prng(seed: number) {
   };
 }
 
-const ODD_STRINGS = ['', ' ', 'a:b', '../..', '%00', '\u0000', '𝕏', '{{ x }}', '{% for i in (1..9) %}', '<script>', "'\"", 'x'.repeat(70), '__proto__', 'constructor'];
+const ODD_STRINGS = [
+  '',
+  ' ',
+  'a:b',
+  '../..',
+  '%00',
+  '\u0000',
+  '𝕏',
+  '{{ x }}',
+  '{% for i in (1..9) %}',
+  '<script>',
+  '\'"',
+  'x'.repeat(70),
+  '__proto__',
+  'constructor',
+];
 
 function randomValue(rand: () => number, depth = 0): unknown {
   const pick = Math.floor(rand() * (depth > 2 ? 6 : 8));
   switch (pick) {
-    case 0: return null;
-    case 1: return rand() < 0.5;
-    case 2: return Math.floor(rand() * 2 ** 40) * (rand() < 0.5 ? -1 : 1);
-    case 3: return rand() * 1e6;
-    case 4: return ODD_STRINGS[Math.floor(rand() * ODD_STRINGS.length)];
-    case 5: return `v${Math.floor(rand() * 1000)}`;
-    case 6: return Array.from({ length: Math.floor(rand() * 4) }, () => randomValue(rand, depth + 1));
+    case 0:
+      return null;
+    case 1:
+      return rand() < 0.5;
+    case 2:
+      return Math.floor(rand() * 2 ** 40) * (rand() < 0.5 ? -1 : 1);
+    case 3:
+      return rand() * 1e6;
+    case 4:
+      return ODD_STRINGS[Math.floor(rand() * ODD_STRINGS.length)];
+    case 5:
+      return `v${Math.floor(rand() * 1000)}`;
+    case 6:
+      return Array.from({ length: Math.floor(rand() * 4) }, () => randomValue(rand, depth + 1));
     default: {
-      const keys = ['session_id', 'template', 'args', 'expire', 'expire_seconds', 'user_id', 'password', 'ttl_seconds', 'extra', '__proto__'];
+      const keys = [
+        'session_id',
+        'template',
+        'args',
+        'expire',
+        'expire_seconds',
+        'user_id',
+        'password',
+        'ttl_seconds',
+        'extra',
+        '__proto__',
+      ];
       const obj: Record<string, unknown> = {};
       for (let i = 0; i < Math.floor(rand() * 5); i++) obj[keys[Math.floor(rand() * keys.length)]!] = randomValue(rand, depth + 1);
       return obj;
@@ -37,8 +70,13 @@ describe('hostile input', () => {
   beforeAll(async () => {
     running = await startApp();
     token = await tokenFor(running.api, 'fuzz');
-    await running.api('POST', '/api/session', { json: { session_id: 'fuzz', template: '<svg xmlns="http://www.w3.org/2000/svg">{{ a }}</svg>' } });
-    await running.api('POST', '/api/user/fuzz/session', { json: { session_id: 'fuzz', template: '<svg xmlns="http://www.w3.org/2000/svg">{{ a }}</svg>' }, headers: bearer(token) });
+    await running.api('POST', '/api/session', {
+      json: { session_id: 'fuzz', template: '<svg xmlns="http://www.w3.org/2000/svg">{{ a }}</svg>' },
+    });
+    await running.api('POST', '/api/user/fuzz/session', {
+      json: { session_id: 'fuzz', template: '<svg xmlns="http://www.w3.org/2000/svg">{{ a }}</svg>' },
+      headers: bearer(token),
+    });
   });
   afterAll(async () => running?.close());
 
@@ -55,7 +93,10 @@ describe('hostile input', () => {
     for (let i = 0; i < 600; i++) {
       const [method, path, headers] = targets[i % targets.length]!;
       const value = randomValue(rand);
-      const res = await running.api(method, path, { body: JSON.stringify(value), headers: { 'content-type': 'application/json', ...headers } });
+      const res = await running.api(method, path, {
+        body: JSON.stringify(value),
+        headers: { 'content-type': 'application/json', ...headers },
+      });
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       expect(res.status, `${method} ${path} ${JSON.stringify(value)}`).toBeLessThan(500);
     }

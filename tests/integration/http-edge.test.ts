@@ -27,8 +27,13 @@ describe('HTTP edges', () => {
     store = new EmbeddedStore();
     running = await startApp({ store });
     token = await tokenFor(running.api, 'edge');
-    expect((await running.api('POST', '/api/session', { json: { session_id: 'edge', template: TEMPLATE, args: { v: 'a' } } })).status).toBe(201);
-    expect((await running.api('POST', '/api/user/edge/session', { json: { session_id: 'edge', template: TEMPLATE }, headers: bearer(token) })).status).toBe(201);
+    expect((await running.api('POST', '/api/session', { json: { session_id: 'edge', template: TEMPLATE, args: { v: 'a' } } })).status).toBe(
+      201,
+    );
+    expect(
+      (await running.api('POST', '/api/user/edge/session', { json: { session_id: 'edge', template: TEMPLATE }, headers: bearer(token) }))
+        .status,
+    ).toBe(201);
   });
   afterAll(async () => {
     await running?.close();
@@ -36,25 +41,28 @@ describe('HTTP edges', () => {
   });
 
   describe('identifiers of any length', () => {
-    it.each([65, 101, 1000, 5000])('When an id is %i characters long, then every route answers 400 validation_failed, never 414', async (length) => {
-      const long = 'x'.repeat(length);
-      const requests: Array<[string, string, unknown?]> = [
-        ['GET', `/api/session/${long}`],
-        ['PUT', `/api/session/${long}`, { args: {} }],
-        ['GET', `/frame/${long}`],
-        ['GET', `/stream/${long}`],
-        ['GET', `/api/user/${long}/session/edge`],
-        ['GET', `/api/user/edge/session/${long}`],
-        ['GET', `/frame/edge/${long}`],
-        ['GET', `/stream/${long}/${long}`],
-      ];
-      for (const [method, path, json] of requests) {
-        const res = await running.api(method, path, { json });
-        expect(res.status, `${method} ${path.slice(0, 40)}…`).toBe(400);
-        expect(res.body.code).toBe('validation_failed');
-        expect(res.text).not.toContain(long);
-      }
-    });
+    it.each([65, 101, 1000, 5000])(
+      'When an id is %i characters long, then every route answers 400 validation_failed, never 414',
+      async (length) => {
+        const long = 'x'.repeat(length);
+        const requests: Array<[string, string, unknown?]> = [
+          ['GET', `/api/session/${long}`],
+          ['PUT', `/api/session/${long}`, { args: {} }],
+          ['GET', `/frame/${long}`],
+          ['GET', `/stream/${long}`],
+          ['GET', `/api/user/${long}/session/edge`],
+          ['GET', `/api/user/edge/session/${long}`],
+          ['GET', `/frame/edge/${long}`],
+          ['GET', `/stream/${long}/${long}`],
+        ];
+        for (const [method, path, json] of requests) {
+          const res = await running.api(method, path, { json });
+          expect(res.status, `${method} ${path.slice(0, 40)}…`).toBe(400);
+          expect(res.body.code).toBe('validation_failed');
+          expect(res.text).not.toContain(long);
+        }
+      },
+    );
 
     it('When an id is not valid percent-encoding, then it is 400 validation_failed, not a framework error', async () => {
       for (const path of ['/api/session/%zz', '/frame/%E0%A4%A', '/api/user/%/session/x']) {
@@ -128,7 +136,9 @@ describe('HTTP edges', () => {
         expect(res.status, code).toBe(401);
         expect(res.body.code).toBe(code);
         const challenge = res.headers.get('www-authenticate') ?? '';
-        expect(challenge).toMatch(/^Bearer realm="realtime-svg", error="invalid_token", error_description="[\x20\x21\x23-\x5B\x5D-\x7E]+"$/);
+        expect(challenge).toMatch(
+          /^Bearer realm="realtime-svg", error="invalid_token", error_description="[\x20\x21\x23-\x5B\x5D-\x7E]+"$/,
+        );
       }
       const expired = await write(bearer(expiredToken));
       expect(expired.headers.get('www-authenticate')).toContain('expired');
@@ -145,26 +155,38 @@ describe('HTTP edges', () => {
       const forbidden = await running.api('PUT', '/api/user/other/session/edge', { json: { args: {} }, headers: bearer(token) });
       expect(forbidden.status).toBe(403);
       expect(forbidden.headers.get('www-authenticate')).toBeNull();
-      expect((await running.api('PUT', '/api/user/edge/session/edge', { json: { args: {} }, headers: bearer(token) })).headers.get('www-authenticate')).toBeNull();
+      expect(
+        (await running.api('PUT', '/api/user/edge/session/edge', { json: { args: {} }, headers: bearer(token) })).headers.get(
+          'www-authenticate',
+        ),
+      ).toBeNull();
     });
   });
 
   describe('page headers', () => {
     const pages = ['/', '/session/edge', '/session/edge/edge', '/session/missing', '/docs'];
 
-    it.each(pages)('When %s is loaded, then it carries CSP with script-src self and frame-ancestors none, X-Frame-Options and Referrer-Policy', async (path) => {
-      const res = await fetchPath(path);
-      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
-      const csp = res.headers.get('content-security-policy') ?? '';
-      const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]));
-      expect(directives.get('script-src')).toEqual(["'self'"]);
-      expect(directives.get('frame-ancestors')).toEqual(["'none'"]);
-      expect(directives.get('default-src')).toEqual(["'self'"]);
-      expect(directives.get('object-src')).toEqual(["'none'"]);
-      expect(res.headers.get('x-frame-options')).toBe('DENY');
-      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
-      expect(await res.text()).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
-    });
+    it.each(pages)(
+      'When %s is loaded, then it carries CSP with script-src self and frame-ancestors none, X-Frame-Options and Referrer-Policy',
+      async (path) => {
+        const res = await fetchPath(path);
+        expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+        const csp = res.headers.get('content-security-policy') ?? '';
+        const directives = new Map(
+          csp
+            .split(';')
+            .map((d) => d.trim().split(/\s+/))
+            .map(([name, ...values]) => [name, values]),
+        );
+        expect(directives.get('script-src')).toEqual(["'self'"]);
+        expect(directives.get('frame-ancestors')).toEqual(["'none'"]);
+        expect(directives.get('default-src')).toEqual(["'self'"]);
+        expect(directives.get('object-src')).toEqual(["'none'"]);
+        expect(res.headers.get('x-frame-options')).toBe('DENY');
+        expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+        expect(await res.text()).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+      },
+    );
 
     it('When the API, a frame or a stream is asked, then they do not get the page headers', async () => {
       for (const path of ['/api/session/edge', '/healthz', '/openapi.json']) {

@@ -162,7 +162,11 @@ describe('HTTPS with HTTP/2 (SPEC section 4: many images on one page)', () => {
 
   it('When the service shuts down while an HTTP/2 client holds a stream, then the stream ends with a closing boundary and close completes', async () => {
     const own = await startApp({ config: { TLS_CERT_FILE: certificate.certFile, TLS_KEY_FILE: certificate.keyFile } });
-    const created = await own.app.inject({ method: 'POST', url: '/api/session', payload: { session_id: 'closing', template: TEMPLATE, args: { status: 'x' } } });
+    const created = await own.app.inject({
+      method: 'POST',
+      url: '/api/session',
+      payload: { session_id: 'closing', template: TEMPLATE, args: { status: 'x' } },
+    });
     expect(created.statusCode).toBe(201);
     const client = http2.connect(own.baseUrl, { ca: certificate.cert });
     // The session's GOAWAY and the stream's end are what the test waits for; a late reset is not an error here.
@@ -205,7 +209,10 @@ describe('HTTPS slow-client limits hold over both protocols (SPEC section 9)', (
     const client = http2.connect(running.baseUrl, { ca: certificate.cert });
     try {
       await connected(client);
-      const stream = client.request({ ':method': 'POST', ':path': '/api/session', 'content-type': 'application/json' }, { endStream: false });
+      const stream = client.request(
+        { ':method': 'POST', ':path': '/api/session', 'content-type': 'application/json' },
+        { endStream: false },
+      );
       stream.write('{"session_id": "slow", ');
       const response = new H2Response(stream);
       await response.responded;
@@ -227,7 +234,11 @@ describe('HTTPS slow-client limits hold over both protocols (SPEC section 9)', (
   });
 
   it('When an HTTP/2 connection carries a quiet live image, then it stays open past the keep-alive timeout', async () => {
-    const created = await running.app.inject({ method: 'POST', url: '/api/session', payload: { session_id: 'quiet', template: TEMPLATE, args: { status: 'q' } } });
+    const created = await running.app.inject({
+      method: 'POST',
+      url: '/api/session',
+      payload: { session_id: 'quiet', template: TEMPLATE, args: { status: 'q' } },
+    });
     expect(created.statusCode).toBe(201);
     const client = http2.connect(running.baseUrl, { ca: certificate.cert });
     try {
@@ -243,7 +254,13 @@ describe('HTTPS slow-client limits hold over both protocols (SPEC section 9)', (
   });
 
   it('When an HTTP/1.1 client over TLS never finishes its headers, then it gets 408 and the connection closes', async () => {
-    const socket = tls.connect({ host: '127.0.0.1', port: running.port, ca: certificate.cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port: running.port,
+      ca: certificate.cert,
+      servername: 'localhost',
+      ALPNProtocols: ['http/1.1'],
+    });
     let received = '';
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => (received += chunk));
@@ -285,14 +302,18 @@ describe('TLS configuration', () => {
 
   it('When a file cannot be read, then start-up is refused naming the variable and the path', () => {
     const missing = path.join(path.dirname(certificate.certFile), 'missing.pem');
-    expect(() => load({ TLS_CERT_FILE: missing, TLS_KEY_FILE: certificate.keyFile })).toThrow(/TLS_CERT_FILE: cannot read .*missing\.pem \(ENOENT\)/);
+    expect(() => load({ TLS_CERT_FILE: missing, TLS_KEY_FILE: certificate.keyFile })).toThrow(
+      /TLS_CERT_FILE: cannot read .*missing\.pem \(ENOENT\)/,
+    );
     expect(() => load({ TLS_CERT_FILE: certificate.certFile, TLS_KEY_FILE: missing })).toThrow(/TLS_KEY_FILE: cannot read/);
   });
 
   it('When the files are not a certificate and its key, then start-up is refused saying so', () => {
     const garbage = path.join(path.dirname(certificate.certFile), 'garbage.pem');
     writeFileSync(garbage, 'not a pem file\n');
-    expect(() => load({ TLS_CERT_FILE: garbage, TLS_KEY_FILE: certificate.keyFile })).toThrow(/not a usable PEM certificate and matching private key/);
+    expect(() => load({ TLS_CERT_FILE: garbage, TLS_KEY_FILE: certificate.keyFile })).toThrow(
+      /not a usable PEM certificate and matching private key/,
+    );
     const other = selfSignedCertificate();
     try {
       expect(() => load({ TLS_CERT_FILE: certificate.certFile, TLS_KEY_FILE: other.keyFile })).toThrow(/matching private key/);

@@ -53,7 +53,11 @@ function counted(store: Store): { store: Store; calls: () => number; reset(): vo
   return { store: proxy, calls: () => calls, reset: () => (calls = 0) };
 }
 
-const kids = (ring: KeyRing) => ring.jwks().keys.map((k) => k.kid).sort();
+const kids = (ring: KeyRing) =>
+  ring
+    .jwks()
+    .keys.map((k) => k.kid)
+    .sort();
 
 function keyRingSuite(name: string, open: () => Promise<{ store: Store; close(): Promise<void> }>) {
   describe(`key ring on the ${name} store`, () => {
@@ -296,7 +300,10 @@ describe.runIf(redisAvailable())('redis', () => {
     afterAll(async () => store?.close());
 
     const rotate = async (...args: string[]) => {
-      const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/rotate-keys.ts', ...args], { cwd: projectRoot, env: { ...process.env, REDIS_URL: redis.url } });
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/rotate-keys.ts', ...args], {
+        cwd: projectRoot,
+        env: { ...process.env, REDIS_URL: redis.url },
+      });
       return JSON.parse(stdout) as { kid: string; retired: string | null; signsFrom: string; immediate: boolean };
     };
 

@@ -152,7 +152,10 @@ describeEachStore('listing cost', (variant) => {
       while (Date.now() <= lastMs) await new Promise((resolve) => setImmediate(resolve));
       lastMs = Date.now();
       const id = `live-${i}`;
-      const res = await running.api('POST', `/api/user/${user}/session`, { json: { session_id: id, template: TEMPLATE, args: { v: id } }, headers: auth });
+      const res = await running.api('POST', `/api/user/${user}/session`, {
+        json: { session_id: id, template: TEMPLATE, args: { v: id } },
+        headers: auth,
+      });
       expect(res.status).toBe(201);
       live.push(id);
     }
@@ -183,7 +186,9 @@ describeEachStore('listing cost', (variant) => {
     const user = newUser();
     const auth = bearer(await tokenFor(running.api, user));
     for (const id of ['tail-0', 'tail-1', 'tail-2']) {
-      expect((await running.api('POST', `/api/user/${user}/session`, { json: { session_id: id, template: TEMPLATE }, headers: auth })).status).toBe(201);
+      expect(
+        (await running.api('POST', `/api/user/${user}/session`, { json: { session_id: id, template: TEMPLATE }, headers: auth })).status,
+      ).toBe(201);
     }
     const key = userIndexKey(user);
     const newest = Math.max(...(await store.indexPage(key, 3)).map((e) => e.score));
@@ -193,7 +198,9 @@ describeEachStore('listing cost', (variant) => {
     let cursor: string | null = null;
     let requests = 0;
     do {
-      const res: ApiResponse = await running.api('GET', `/api/user/${user}/sessions?limit=1${cursor ? `&cursor=${cursor}` : ''}`, { headers: auth });
+      const res: ApiResponse = await running.api('GET', `/api/user/${user}/sessions?limit=1${cursor ? `&cursor=${cursor}` : ''}`, {
+        headers: auth,
+      });
       expect(res.status).toBe(200);
       seen.push(...res.body.sessions.map((s: { session_id: string }) => s.session_id));
       cursor = res.body.next_cursor;

@@ -46,7 +46,14 @@ describe.runIf(redisAvailable())('several instances on one Redis', () => {
   it('When a token from one instance writes on another, then it works, and the update reaches a viewer on a third', async () => {
     const [a, b, c] = apps as [RunningApp, RunningApp, RunningApp];
     const token = await tokenFor(a.api, 'carol');
-    expect((await b.api('POST', '/api/user/carol/session', { json: { session_id: 'x', template: TEMPLATE, args: { v: 0 } }, headers: bearer(token) })).status).toBe(201);
+    expect(
+      (
+        await b.api('POST', '/api/user/carol/session', {
+          json: { session_id: 'x', template: TEMPLATE, args: { v: 0 } },
+          headers: bearer(token),
+        })
+      ).status,
+    ).toBe(201);
     const viewer = new StreamReader(`${c.baseUrl}/stream/carol/x?double_frame=false`);
     readers.push(viewer);
     await viewer.until((r) => r.parsed.parts.length === 1);
@@ -91,7 +98,10 @@ describe.runIf(redisAvailable())('several instances on one Redis', () => {
     const [a] = apps as [RunningApp];
     const oldToken = await tokenFor(a.api, 'frank');
     const oldKid = (await a.api('GET', '/.well-known/jwks.json')).body.keys[0].kid;
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/rotate-keys.ts', '--now'], { cwd: projectRoot, env: { ...process.env, REDIS_URL: redis.url } });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/rotate-keys.ts', '--now'], {
+      cwd: projectRoot,
+      env: { ...process.env, REDIS_URL: redis.url },
+    });
     const rotated = JSON.parse(stdout);
     expect(rotated).toMatchObject({ rotated: true, retired: oldKid });
     const d = await startApp({ config: { REDIS_URL: redis.url } });
@@ -102,7 +112,10 @@ describe.runIf(redisAvailable())('several instances on one Redis', () => {
     expect(JSON.parse(Buffer.from(newToken.split('.')[0]!, 'base64url').toString()).kid).toBe(rotated.kid);
     // a has not seen the rotation yet: the new kid makes it reload once.
     for (const token of [oldToken, newToken]) {
-      const res = await a.api('POST', '/api/user/frank/session', { json: { session_id: `k-${token.length}-${Math.random().toString(36).slice(2)}`, template: TEMPLATE }, headers: bearer(token) });
+      const res = await a.api('POST', '/api/user/frank/session', {
+        json: { session_id: `k-${token.length}-${Math.random().toString(36).slice(2)}`, template: TEMPLATE },
+        headers: bearer(token),
+      });
       expect(res.status).toBe(201);
     }
     const forged = await TokenForge.fromStore({ get: async (k) => ({ value: (await redis.client.get(k))!, expiresAt: null }) });

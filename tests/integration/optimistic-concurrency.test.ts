@@ -25,10 +25,19 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
   /** One session of each kind, with what it takes to read and write it. */
   async function sessions() {
     const publicId = newId('occ-pub');
-    expect((await running.api('POST', '/api/session', { json: { session_id: publicId, template: TEMPLATE, args: { v: 'start' } } })).status).toBe(201);
+    expect(
+      (await running.api('POST', '/api/session', { json: { session_id: publicId, template: TEMPLATE, args: { v: 'start' } } })).status,
+    ).toBe(201);
     const user = newId('occ-user');
     const auth = bearer(await tokenFor(running.api, user));
-    expect((await running.api('POST', `/api/user/${user}/session`, { json: { session_id: 's', template: TEMPLATE, args: { v: 'start' } }, headers: auth })).status).toBe(201);
+    expect(
+      (
+        await running.api('POST', `/api/user/${user}/session`, {
+          json: { session_id: 's', template: TEMPLATE, args: { v: 'start' } },
+          headers: auth,
+        })
+      ).status,
+    ).toBe(201);
     return [
       { kind: 'public', path: `/api/session/${publicId}`, frame: `/frame/${publicId}`, auth: {} as Record<string, string>, ok: 200 },
       { kind: 'user', path: `/api/user/${user}/session/s`, frame: `/frame/${user}/s`, auth, ok: 204 },
@@ -70,7 +79,8 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
 
   it('When If-Match is *, or a list holding the current ETag, then the write goes through; a weak or unknown tag never matches', async () => {
     for (const s of await sessions()) {
-      const put = (ifMatch: string, v: string) => running.api('PUT', s.path, { json: { args: { v } }, headers: { ...s.auth, 'if-match': ifMatch } });
+      const put = (ifMatch: string, v: string) =>
+        running.api('PUT', s.path, { json: { args: { v } }, headers: { ...s.auth, 'if-match': ifMatch } });
       expect((await put('*', 'star')).status, s.kind).toBe(s.ok);
       const current = etagOf(await running.api('GET', s.path));
       expect((await put(`"nope", ${current}`, 'listed')).status, s.kind).toBe(s.ok);
@@ -87,12 +97,21 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
     for (const s of await sessions()) {
       const tag = etagOf(await running.api('GET', s.path));
       const writers = Array.from({ length: 8 }, (_, i) =>
-        (i % 2 === 0 ? running : other).api('PUT', s.path, { json: { args: { v: `writer ${i}` } }, headers: { ...s.auth, 'if-match': tag } }),
+        (i % 2 === 0 ? running : other).api('PUT', s.path, {
+          json: { args: { v: `writer ${i}` } },
+          headers: { ...s.auth, 'if-match': tag },
+        }),
       );
       const answers = await Promise.all(writers);
       const statuses = answers.map((res) => res.status);
-      expect(statuses.filter((status) => status === s.ok), `${s.kind}: ${statuses.join(', ')}`).toHaveLength(1);
-      expect(statuses.filter((status) => status === 412), s.kind).toHaveLength(7);
+      expect(
+        statuses.filter((status) => status === s.ok),
+        `${s.kind}: ${statuses.join(', ')}`,
+      ).toHaveLength(1);
+      expect(
+        statuses.filter((status) => status === 412),
+        s.kind,
+      ).toHaveLength(7);
       const winner = answers.findIndex((res) => res.status === s.ok);
       const after = await running.api('GET', s.path);
       expect(after.body.args, s.kind).toEqual({ v: `writer ${winner}` });
@@ -102,8 +121,13 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
 
   it('When writers race without If-Match, then every write succeeds and the last one wins', async () => {
     for (const s of await sessions()) {
-      const answers = await Promise.all([1, 2, 3].map((i) => running.api('PUT', s.path, { json: { args: { v: `w${i}` } }, headers: s.auth })));
-      expect(answers.map((res) => res.status), s.kind).toEqual([s.ok, s.ok, s.ok]);
+      const answers = await Promise.all(
+        [1, 2, 3].map((i) => running.api('PUT', s.path, { json: { args: { v: `w${i}` } }, headers: s.auth })),
+      );
+      expect(
+        answers.map((res) => res.status),
+        s.kind,
+      ).toEqual([s.ok, s.ok, s.ok]);
       expect(['w1', 'w2', 'w3'], s.kind).toContain((await running.api('GET', s.path)).body.args.v);
     }
   });
@@ -131,7 +155,10 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
     const [, s] = await sessions();
     const stale = etagOf(await running.api('GET', s.path));
     expect((await running.api('PUT', s.path, { json: { args: { v: 'newer' } }, headers: s.auth })).status).toBe(204);
-    const res = await running.api('PUT', s.path, { json: { args: {}, template: '<svg>{% if %}' }, headers: { ...s.auth, 'if-match': stale } });
+    const res = await running.api('PUT', s.path, {
+      json: { args: {}, template: '<svg>{% if %}' },
+      headers: { ...s.auth, 'if-match': stale },
+    });
     expect(res.status).toBe(412);
   });
 });

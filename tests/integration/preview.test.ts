@@ -37,9 +37,11 @@ describeEachStore('preview (POST /api/render)', (variant) => {
     expect(keysAfter.filter((key) => !keysBefore.has(key) && !key.startsWith('ratelimit:'))).toEqual([]);
   });
 
-  it('When the template cannot render, then 400 template_invalid carries the engine\'s message with line and column', async () => {
+  it("When the template cannot render, then 400 template_invalid carries the engine's message with line and column", async () => {
     const api = apiFrom(running.baseUrl, '127.0.1.2');
-    const broken = await api<ErrorBody>('POST', '/api/render', { json: { template: `<svg ${NS}>\n<text>{{ status | nosuchfilter }}</text></svg>` } });
+    const broken = await api<ErrorBody>('POST', '/api/render', {
+      json: { template: `<svg ${NS}>\n<text>{{ status | nosuchfilter }}</text></svg>` },
+    });
     expect(broken.status).toBe(400);
     expect(broken.body.code).toBe('template_invalid');
     expect(broken.body.error).toMatch(/nosuchfilter/);

@@ -70,7 +70,13 @@ describeEachStore('public session API', (variant) => {
   });
 
   it('When expire is a duration string, then it sets the TTL; a bad one is 400', async () => {
-    for (const [expire, seconds] of [['30s', 30], ['30m', 1800], ['1d', 86400], ['1h30m', 5400], ['90', 90]] as const) {
+    for (const [expire, seconds] of [
+      ['30s', 30],
+      ['30m', 1800],
+      ['1d', 86400],
+      ['1h30m', 5400],
+      ['90', 90],
+    ] as const) {
       const id = newId();
       const res = await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, expire } });
       expect(res.status, expire).toBe(201);
@@ -89,7 +95,9 @@ describeEachStore('public session API', (variant) => {
 
   it('When expire_seconds is given, then it is used; out of range is 400', async () => {
     const id = newId();
-    expect((await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, expire_seconds: 120 } })).status).toBe(201);
+    expect((await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, expire_seconds: 120 } })).status).toBe(
+      201,
+    );
     if (variant.redis()) expect(await variant.redis()!.client.ttl(`session:${id}`)).toBeGreaterThan(115);
     for (const expire_seconds of [0, 31_536_001, 1.5, '60']) {
       const res = await running.api('POST', '/api/session', { json: { session_id: newId(), template: TEMPLATE, expire_seconds } });
@@ -99,9 +107,13 @@ describeEachStore('public session API', (variant) => {
 
   it('When unknown fields are sent, then they are accepted and never stored', async () => {
     const id = newId();
-    const res = await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { a: 1 }, owner: 'x', __proto__x: 1 } });
+    const res = await running.api('POST', '/api/session', {
+      json: { session_id: id, template: TEMPLATE, args: { a: 1 }, owner: 'x', __proto__x: 1 },
+    });
     expect(res.status).toBe(201);
-    const put = await running.api('PUT', `/api/session/${id}`, { json: { args: { a: 2 }, template: '<svg xmlns="http://www.w3.org/2000/svg"/>', extra: true } });
+    const put = await running.api('PUT', `/api/session/${id}`, {
+      json: { args: { a: 2 }, template: '<svg xmlns="http://www.w3.org/2000/svg"/>', extra: true },
+    });
     expect(put.status).toBe(200);
     const read = await running.api('GET', `/api/session/${id}`);
     expect(read.body).toEqual({ session_id: id, template: TEMPLATE, args: { a: 2 } });
@@ -148,11 +160,25 @@ describeEachStore('public session API', (variant) => {
       { body: JSON.stringify({ session_id: id, template: TEMPLATE, args: [1] }), status: 400, code: 'validation_failed' },
       { body: JSON.stringify({ session_id: id, template: '' }), status: 400, code: 'validation_failed' },
       { body: JSON.stringify({ session_id: id, template: 'x'.repeat(65_537) }), status: 400, code: 'validation_failed' },
-      { body: 'session_id=x', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415, code: 'unsupported_media_type' },
+      {
+        body: 'session_id=x',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        status: 415,
+        code: 'unsupported_media_type',
+      },
       { body: 'hello', headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type' },
-      { body: JSON.stringify({ session_id: id, template: TEMPLATE }), headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type' },
+      {
+        body: JSON.stringify({ session_id: id, template: TEMPLATE }),
+        headers: { 'content-type': 'text/plain' },
+        status: 415,
+        code: 'unsupported_media_type',
+      },
       { body: '<x/>', headers: { 'content-type': 'application/xml' }, status: 415, code: 'unsupported_media_type' },
-      { body: JSON.stringify({ session_id: id, template: TEMPLATE, args: { big: 'x'.repeat(300_000) } }), status: 413, code: 'payload_too_large' },
+      {
+        body: JSON.stringify({ session_id: id, template: TEMPLATE, args: { big: 'x'.repeat(300_000) } }),
+        status: 413,
+        code: 'payload_too_large',
+      },
     ];
     for (const c of cases) {
       const res = await running.api('POST', '/api/session', {
@@ -176,7 +202,12 @@ describeEachStore('public session API', (variant) => {
   });
 
   it('When the template is invalid or hostile, then create is 400 template_invalid and nothing is stored', async () => {
-    for (const template of ['<svg xmlns="http://www.w3.org/2000/svg">{% if %}</svg>', '<svg xmlns="http://www.w3.org/2000/svg">{{ x | no_such_filter }}</svg>', "{% include '/etc/passwd' %}", '{% for i in (1..100000000) %}{{ i }}{% endfor %}']) {
+    for (const template of [
+      '<svg xmlns="http://www.w3.org/2000/svg">{% if %}</svg>',
+      '<svg xmlns="http://www.w3.org/2000/svg">{{ x | no_such_filter }}</svg>',
+      "{% include '/etc/passwd' %}",
+      '{% for i in (1..100000000) %}{{ i }}{% endfor %}',
+    ]) {
       const id = newId();
       const res = await running.api('POST', '/api/session', { json: { session_id: id, template } });
       expect(res.status, template).toBe(400);

@@ -89,7 +89,14 @@ describe.runIf(redisAvailable())('on a Redis Cluster (3 masters, 3 replicas), tw
     const token = await a.api('POST', '/api/auth/token', { json: { user_id: 'crossing', password: 'a long passphrase' } });
     expect(token.status).toBe(200);
     const auth = bearer(token.body.token as string);
-    expect((await b.api('POST', '/api/user/crossing/session', { json: { session_id: 'one', template: TEMPLATE, args: { n: 1 } }, headers: auth })).status).toBe(201);
+    expect(
+      (
+        await b.api('POST', '/api/user/crossing/session', {
+          json: { session_id: 'one', template: TEMPLATE, args: { n: 1 } },
+          headers: auth,
+        })
+      ).status,
+    ).toBe(201);
     expect((await a.api('PUT', '/api/user/crossing/session/one', { json: { args: { n: 2 } }, headers: auth })).status).toBe(204);
     expect((await a.api('GET', '/.well-known/jwks.json')).body).toEqual((await b.api('GET', '/.well-known/jwks.json')).body);
   });
@@ -109,13 +116,20 @@ describe.runIf(redisAvailable())('on a Redis Cluster (3 masters, 3 replicas), tw
     }
   });
 
-  it("When a user holds 150 sessions spread over the shards, then they are listed page by page, each once", async () => {
+  it('When a user holds 150 sessions spread over the shards, then they are listed page by page, each once', async () => {
     const token = await a.api('POST', '/api/auth/token', { json: { user_id: 'many', password: 'a long passphrase' } });
     const auth = bearer(token.body.token as string);
     const ids = Array.from({ length: 150 }, (_, i) => `s${String(i).padStart(3, '0')}`);
     for (const [i, id] of ids.entries()) {
       const instance = i % 2 === 0 ? a : b;
-      expect((await instance.api('POST', '/api/user/many/session', { json: { session_id: id, template: TEMPLATE, args: { n: i } }, headers: auth })).status).toBe(201);
+      expect(
+        (
+          await instance.api('POST', '/api/user/many/session', {
+            json: { session_id: id, template: TEMPLATE, args: { n: i } },
+            headers: auth,
+          })
+        ).status,
+      ).toBe(201);
     }
     const shards = new Set(await Promise.all(ids.map((id) => cluster.masterOf(`user:many:session:${id}`))));
     expect(shards.size).toBe(3);

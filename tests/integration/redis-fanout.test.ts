@@ -24,9 +24,7 @@ describe.runIf(redisAvailable())('Redis fan-out across viewers and instances', (
   });
 
   const subscriberConnections = async () =>
-    (await redis.client.client('LIST') as string)
-      .split('\n')
-      .filter((line) => /\bname=realtime-svg:subscriber\b/.test(line));
+    ((await redis.client.client('LIST')) as string).split('\n').filter((line) => /\bname=realtime-svg:subscriber\b/.test(line));
 
   it('When 50 viewers stream from one instance, then it holds exactly one subscriber connection', async () => {
     const ids = ['fan-1', 'fan-2', 'fan-3', 'fan-4', 'fan-5'];
@@ -69,7 +67,10 @@ describe.runIf(redisAvailable())('when Redis goes away', () => {
     const redis = await startRedis();
     const app = await startApp({ config: { REDIS_URL: redis.url } });
     try {
-      expect((await app.api('POST', '/api/session', { json: { session_id: 'before', template: '<svg xmlns="http://www.w3.org/2000/svg"/>' } })).status).toBe(201);
+      expect(
+        (await app.api('POST', '/api/session', { json: { session_id: 'before', template: '<svg xmlns="http://www.w3.org/2000/svg"/>' } }))
+          .status,
+      ).toBe(201);
       await redis.stop();
       expect((await app.api('GET', '/healthz')).status).toBe(200);
       for (const [method, path, json] of [

@@ -51,7 +51,9 @@ describe('the server process', () => {
     expect(server.output()).toContain('embedded in-process store');
     const api = apiClient(`http://127.0.0.1:${port}`);
     expect((await api('GET', '/healthz')).status).toBe(200);
-    await api('POST', '/api/session', { json: { session_id: 'bye', template: '<svg xmlns="http://www.w3.org/2000/svg">{{ n }}</svg>', args: { n: 1 } } });
+    await api('POST', '/api/session', {
+      json: { session_id: 'bye', template: '<svg xmlns="http://www.w3.org/2000/svg">{{ n }}</svg>', args: { n: 1 } },
+    });
     const reader = new StreamReader(`http://127.0.0.1:${port}/stream/bye?double_frame=false`);
     await reader.until((r) => r.parsed.parts.length === 1);
     const started = Date.now();
@@ -70,10 +72,21 @@ describe('the server process', () => {
     const api = apiClient(`http://127.0.0.1:${port}`);
     const login = await api('POST', '/api/auth/token', { json: { user_id: 'logged', password: 'a long password' } });
     const token = login.body.token as string;
-    expect((await api('POST', '/api/user/logged/session', { json: { session_id: 's', template: '<svg xmlns="http://www.w3.org/2000/svg"/>' }, headers: { authorization: `Bearer ${token}` } })).status).toBe(201);
+    expect(
+      (
+        await api('POST', '/api/user/logged/session', {
+          json: { session_id: 's', template: '<svg xmlns="http://www.w3.org/2000/svg"/>' },
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).status,
+    ).toBe(201);
     const tampered = `${token.slice(0, -4)}AAAA`;
-    expect((await api('PUT', '/api/user/logged/session/s', { json: { args: {} }, headers: { authorization: `Bearer ${tampered}` } })).status).toBe(401);
-    expect((await api('PUT', '/api/user/other/session/s', { json: { args: {} }, headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
+    expect(
+      (await api('PUT', '/api/user/logged/session/s', { json: { args: {} }, headers: { authorization: `Bearer ${tampered}` } })).status,
+    ).toBe(401);
+    expect(
+      (await api('PUT', '/api/user/other/session/s', { json: { args: {} }, headers: { authorization: `Bearer ${token}` } })).status,
+    ).toBe(403);
     server.child.kill('SIGTERM');
     await server.exited;
     const log = server.output();

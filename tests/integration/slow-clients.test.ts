@@ -90,7 +90,9 @@ describe('slow clients', () => {
 
   it('When a request body trickles in one byte at a time, then the server answers 408 and closes the connection', async () => {
     const slow = client();
-    slow.socket.write('POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"session_id":"');
+    slow.socket.write(
+      'POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"session_id":"',
+    );
     slow.trickleForever('x');
     expect(await slow.closedWithin(CLOSE_WITHIN_MS), 'the trickling connection is still open').toBe(true);
     expect(parseResponse(slow.received).status).toBe(408);
@@ -106,7 +108,9 @@ describe('slow clients', () => {
   it('When two hundred clients hold unfinished bodies at once, then every connection is closed and the service still answers', async () => {
     const many = Array.from({ length: 200 }, () => {
       const c = client();
-      c.socket.write('PUT /api/session/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 262144\r\n\r\n{"args":{"a":"');
+      c.socket.write(
+        'PUT /api/session/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 262144\r\n\r\n{"args":{"a":"',
+      );
       c.socket.write('x'.repeat(16_384));
       return c;
     });

@@ -128,7 +128,9 @@ describe.runIf(redisAvailable())('store faults: a stalled, stopped and restarted
 
   it('When the subscriber connection drops, then it subscribes again and each open stream is shown its session as stored (an update it missed meanwhile)', async () => {
     const { redis, app } = await start();
-    expect((await app.api('POST', '/api/session', { json: { session_id: 'missed', template: TEMPLATE, args: { n: 1 } } })).status).toBe(201);
+    expect((await app.api('POST', '/api/session', { json: { session_id: 'missed', template: TEMPLATE, args: { n: 1 } } })).status).toBe(
+      201,
+    );
     const viewer = watch(app, 'missed');
     await viewer.until(showsN(1));
     // A write no message announces, as if published while the subscriber was away: only reading again finds it.

@@ -64,7 +64,10 @@ describeEachStore('live streams', (variant) => {
       const { parts, preamble, preambleOk } = parseParts(firstWrite);
       expect(preambleOk, JSON.stringify(preamble)).toBe(true);
       expect(preamble.length, query).toBeGreaterThan(0);
-      expect(parts.map((p) => p.body), query).toEqual(query === '' ? [svgOf('small'), svgOf('small')] : [svgOf('small')]);
+      expect(
+        parts.map((p) => p.body),
+        query,
+      ).toEqual(query === '' ? [svgOf('small'), svgOf('small')] : [svgOf('small')]);
     }
     // A frame that fills the first write by itself needs no padding.
     const big = await create('x'.repeat(1200));
@@ -163,7 +166,9 @@ describeEachStore('live streams', (variant) => {
   it('When a browser navigates to the stream, then it is redirected to the viewer page unless as_bot', async () => {
     const id = await create('nav');
     // fetch() sets Sec-Fetch-Mode itself, so these go over a raw connection.
-    for (const headers of [{ 'sec-fetch-mode': 'navigate' }, { accept: 'text/html,application/xhtml+xml' }] as Array<Record<string, string>>) {
+    for (const headers of [{ 'sec-fetch-mode': 'navigate' }, { accept: 'text/html,application/xhtml+xml' }] as Array<
+      Record<string, string>
+    >) {
       const nav = open(`/stream/${id}`, headers);
       await nav.opened;
       expect(nav.status, JSON.stringify(headers)).toBe(307);
@@ -171,7 +176,10 @@ describeEachStore('live streams', (variant) => {
       await nav.untilEnded();
       expectContract('GET', `/stream/${id}`, 307, null, undefined);
     }
-    const img = open(`/stream/${id}?double_frame=false`, { accept: 'image/avif,image/webp,image/*,*/*;q=0.8', 'sec-fetch-mode': 'no-cors' });
+    const img = open(`/stream/${id}?double_frame=false`, {
+      accept: 'image/avif,image/webp,image/*,*/*;q=0.8',
+      'sec-fetch-mode': 'no-cors',
+    });
     await img.until((r) => r.parsed.parts.length === 1);
     const bot = open(`/stream/${id}?as_bot=true&double_frame=false`, { 'sec-fetch-mode': 'navigate', accept: 'text/html' });
     await bot.until((r) => r.parsed.parts.length === 1);
@@ -204,7 +212,9 @@ describeEachStore('live streams', (variant) => {
   it('When the server shuts down, then open streams get a closing boundary', async () => {
     const other = await startApp({ config: variant.config() });
     const id = `shutdown-${newId()}`;
-    expect((await other.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { status: 'bye' } } })).status).toBe(201);
+    expect(
+      (await other.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { status: 'bye' } } })).status,
+    ).toBe(201);
     const reader = new StreamReader(`${other.baseUrl}/stream/${id}?double_frame=false`);
     await reader.until((r) => r.parsed.parts.length === 1);
     const started = Date.now();

@@ -49,7 +49,9 @@ describeEachStore('hostile tokens', (variant) => {
     const publicJwk = createPublicKey(f.key).export({ format: 'jwk' });
     const otherKey = TokenForge.otherKey();
     const withAuth = (token: string) => ({ authorization: `Bearer ${token}` });
-    const tamperedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(goodPayload, 'base64url').toString()), sub: owner, exp: 9_999_999_999 })).toString('base64url');
+    const tamperedPayload = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(goodPayload, 'base64url').toString()), sub: owner, exp: 9_999_999_999 }),
+    ).toString('base64url');
     return [
       ['no Authorization header', {}, 'token_missing'],
       ['empty Authorization', { authorization: '' }, 'token_missing'],
@@ -79,7 +81,11 @@ describeEachStore('hostile tokens', (variant) => {
       ['missing kid', withAuth(f.rs256({ alg: 'RS256', typ: 'JWT' }, claims)), 'token_invalid'],
       ['jku header', withAuth(f.rs256(f.header({ jku: 'http://127.0.0.1:1/jwks.json' }), claims)), 'token_invalid'],
       ['x5u header', withAuth(f.rs256(f.header({ x5u: 'http://127.0.0.1:1/cert.pem' }), claims)), 'token_invalid'],
-      ['embedded jwk header', withAuth(f.rs256(f.header({ jwk: createPublicKey(otherKey).export({ format: 'jwk' }) }), claims, otherKey)), 'token_invalid'],
+      [
+        'embedded jwk header',
+        withAuth(f.rs256(f.header({ jwk: createPublicKey(otherKey).export({ format: 'jwk' }) }), claims, otherKey)),
+        'token_invalid',
+      ],
       ['crit header', withAuth(f.rs256(f.header({ crit: ['exp'] }), claims)), 'token_invalid'],
       ['typ other than JWT', withAuth(f.rs256(f.header({ typ: 'at+jwt' }), claims)), 'token_invalid'],
       ['expired', withAuth(f.rs256(f.header(), f.claims(owner, { exp: Math.floor(Date.now() / 1000) - 5 }))), 'token_expired'],
@@ -116,14 +122,24 @@ describeEachStore('hostile tokens', (variant) => {
     expect(put.status).toBe(403);
     expect(put.body.code).toBe('forbidden');
     expect((await running.api('DELETE', path, { headers: bearer(otherToken) })).status).toBe(403);
-    expect((await running.api('POST', `/api/user/${owner}/session`, { json: { session_id: 'planted', template: TEMPLATE }, headers: bearer(otherToken) })).status).toBe(403);
+    expect(
+      (
+        await running.api('POST', `/api/user/${owner}/session`, {
+          json: { session_id: 'planted', template: TEMPLATE },
+          headers: bearer(otherToken),
+        })
+      ).status,
+    ).toBe(403);
     expect((await running.api('GET', `/api/user/${owner}/sessions`, { headers: bearer(otherToken) })).status).toBe(403);
     expect(await snapshot()).toBe(before);
     expect((await running.api('GET', `/api/user/${owner}/session/planted`)).status).toBe(404);
   });
 
   it('When the forged token is well made, then it works: the corpus fails for its flaw, not by accident', async () => {
-    const put = await running.api('PUT', path, { json: { args: { v: 'legit' } }, headers: bearer(forge.rs256(forge.header(), forge.claims(owner))) });
+    const put = await running.api('PUT', path, {
+      json: { args: { v: 'legit' } },
+      headers: bearer(forge.rs256(forge.header(), forge.claims(owner))),
+    });
     expect(put.status).toBe(204);
     expect((await running.api('GET', path)).body.args).toEqual({ v: 'legit' });
   });

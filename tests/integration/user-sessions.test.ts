@@ -25,7 +25,10 @@ describeEachStore('user-owned sessions', (variant) => {
     const user = newUser();
     const token = await tokenFor(running.api, user);
     const create = (session_id: string, extra: Record<string, unknown> = {}) =>
-      running.api('POST', `/api/user/${user}/session`, { json: { session_id, template: TEMPLATE, args: { v: session_id }, ...extra }, headers: bearer(token) });
+      running.api('POST', `/api/user/${user}/session`, {
+        json: { session_id, template: TEMPLATE, args: { v: session_id }, ...extra },
+        headers: bearer(token),
+      });
     return { user, token, create, auth: bearer(token) };
   }
 
@@ -39,7 +42,13 @@ describeEachStore('user-owned sessions', (variant) => {
     expect(expiresAt).toBeGreaterThanOrEqual(before + 600_000);
     const read = await running.api('GET', `/api/user/${user}/session/dash`);
     expect(read.status).toBe(200);
-    expect(read.body).toMatchObject({ user_id: user, session_id: 'dash', template: TEMPLATE, args: { v: 'dash' }, expires_at: created.body.expires_at });
+    expect(read.body).toMatchObject({
+      user_id: user,
+      session_id: 'dash',
+      template: TEMPLATE,
+      args: { v: 'dash' },
+      expires_at: created.body.expires_at,
+    });
     expect(read.body.ttl).toBeGreaterThan(590);
     expect(read.body.ttl).toBeLessThanOrEqual(600);
     expect(read.body.created_at).toBe(read.body.updated_at);
@@ -52,7 +61,8 @@ describeEachStore('user-owned sessions', (variant) => {
     const { user, create } = await owner();
     await create('default');
     expect((await running.api('GET', `/api/user/${user}/session/default`)).body.ttl).toBeGreaterThan(3590);
-    for (const expire_seconds of [0, 31_536_001, '60']) expect((await create(`bad-${String(expire_seconds)}`, { expire_seconds })).status).toBe(400);
+    for (const expire_seconds of [0, 31_536_001, '60'])
+      expect((await create(`bad-${String(expire_seconds)}`, { expire_seconds })).status).toBe(400);
   });
 
   it('When the owner updates, then args are replaced, the TTL kept unless given, and viewers get the frame', async () => {
@@ -72,7 +82,10 @@ describeEachStore('user-owned sessions', (variant) => {
     expect(Date.parse(after.body.updated_at)).toBeGreaterThan(Date.parse(before.body.updated_at));
 
     const newTemplate = '<svg xmlns="http://www.w3.org/2000/svg"><b>{{ v | upcase }}</b></svg>';
-    await running.api('PUT', `/api/user/${user}/session/live`, { json: { args: { v: 'loud' }, template: newTemplate, expire_seconds: 7200 }, headers: auth });
+    await running.api('PUT', `/api/user/${user}/session/live`, {
+      json: { args: { v: 'loud' }, template: newTemplate, expire_seconds: 7200 },
+      headers: auth,
+    });
     const changed = await running.api('GET', `/api/user/${user}/session/live`);
     expect(changed.body.template).toBe(newTemplate);
     expect(changed.body.ttl).toBeGreaterThan(7100);
@@ -115,7 +128,7 @@ describeEachStore('user-owned sessions', (variant) => {
     expect((await running.api('GET', `/frame/${shared}`)).text).toBe(svgOf('public'));
   });
 
-  it('When listing, then only the caller\'s live sessions come back, newest first, across pages', async () => {
+  it("When listing, then only the caller's live sessions come back, newest first, across pages", async () => {
     const alice = await owner();
     const bob = await owner();
     const ids = Array.from({ length: 7 }, (_, i) => `s${i}`);
@@ -125,7 +138,9 @@ describeEachStore('user-owned sessions', (variant) => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res: ApiResponse = await running.api('GET', `/api/user/${alice.user}/sessions?limit=3${cursor ? `&cursor=${cursor}` : ''}`, { headers: alice.auth });
+      const res: ApiResponse = await running.api('GET', `/api/user/${alice.user}/sessions?limit=3${cursor ? `&cursor=${cursor}` : ''}`, {
+        headers: alice.auth,
+      });
       expect(res.status).toBe(200);
       expect(res.body.sessions.length).toBeLessThanOrEqual(3);
       for (const s of res.body.sessions) expect(s.ttl).toBeGreaterThan(0);
@@ -140,7 +155,7 @@ describeEachStore('user-owned sessions', (variant) => {
     expect(all.body.sessions).toHaveLength(7);
   });
 
-  it('When listing without a token, with another user\'s token, or a bad cursor, then it is refused', async () => {
+  it("When listing without a token, with another user's token, or a bad cursor, then it is refused", async () => {
     const alice = await owner();
     const bob = await owner();
     expect((await running.api('GET', `/api/user/${alice.user}/sessions`)).status).toBe(401);
@@ -154,7 +169,9 @@ describeEachStore('user-owned sessions', (variant) => {
     const alice = await owner();
     await alice.create('brief', { expire_seconds: 1 });
     await alice.create('lasting');
-    await expect.poll(async () => (await running.api('GET', `/api/user/${alice.user}/session/brief`)).status, { timeout: 4000, interval: 100 }).toBe(404);
+    await expect
+      .poll(async () => (await running.api('GET', `/api/user/${alice.user}/session/brief`)).status, { timeout: 4000, interval: 100 })
+      .toBe(404);
     const list = await running.api('GET', `/api/user/${alice.user}/sessions`, { headers: alice.auth });
     expect(list.body.sessions.map((s: { session_id: string }) => s.session_id)).toEqual(['lasting']);
     if (variant.redis()) expect(await variant.redis()!.client.zrange(`user:${alice.user}:sessions`, '0', '-1')).toEqual(['lasting']);
@@ -174,7 +191,12 @@ describeEachStore('user-owned sessions', (variant) => {
 
   it('When ids in user paths break the rule, then it is 400 before anything else', async () => {
     const alice = await owner();
-    for (const path of [`/api/user/a:b/session/x`, `/api/user/${alice.user}/session/a:b`, `/frame/a:b/x`, `/stream/${alice.user}/${'x'.repeat(65)}`]) {
+    for (const path of [
+      `/api/user/a:b/session/x`,
+      `/api/user/${alice.user}/session/a:b`,
+      `/frame/a:b/x`,
+      `/stream/${alice.user}/${'x'.repeat(65)}`,
+    ]) {
       const res = await running.api('GET', path);
       expect(res.status, path).toBe(400);
     }

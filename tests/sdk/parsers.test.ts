@@ -45,7 +45,8 @@ describe('SDK multipart reader', () => {
 
 describe('SDK event-stream reader', () => {
   it('When events, comments and multi-line data arrive in pieces, then each event is dispatched at its blank line', async () => {
-    const text = ': keep-alive\n\nevent: update\ndata: {"a":1}\n\nevent: update\r\ndata: line1\r\ndata: line2\r\n\r\nevent: end\ndata: {}\n\n';
+    const text =
+      ': keep-alive\n\nevent: update\ndata: {"a":1}\n\nevent: update\r\ndata: line1\r\ndata: line2\r\n\r\nevent: end\ndata: {}\n\n';
     for (const size of [1, 3, 1000]) {
       expect(await collect(parseEventStream(chunked(text, size))), `chunks of ${size}`).toEqual([
         { event: 'update', data: '{"a":1}' },

@@ -150,7 +150,14 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
 
     it('When an index is paged, then members come newest first, ties by member, with no gaps or repeats', async () => {
       const k = key();
-      const scores: Array<[string, number]> = [['a', 1], ['b', 5], ['c', 5], ['d', 5], ['e', 3], ['f', 9]];
+      const scores: Array<[string, number]> = [
+        ['a', 1],
+        ['b', 5],
+        ['c', 5],
+        ['d', 5],
+        ['e', 3],
+        ['f', 9],
+      ];
       for (const [member, score] of scores) await store.indexAdd(k, member, score);
       const seen: string[] = [];
       let after: { member: string; score: number } | undefined;
@@ -168,7 +175,12 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
 
     it('When a member is added again, then it is re-scored in place, never listed twice', async () => {
       const k = key();
-      for (const [member, score] of [['a', 1], ['b', 2], ['c', 3]] as const) await store.indexAdd(k, member, score);
+      for (const [member, score] of [
+        ['a', 1],
+        ['b', 2],
+        ['c', 3],
+      ] as const)
+        await store.indexAdd(k, member, score);
       await store.indexAdd(k, 'a', 10);
       await store.indexAdd(k, 'c', 3);
       await store.indexAdd(k, 'b', -2.5);
@@ -181,7 +193,14 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
 
     it('When paging after an entry that is no longer in the index, then the page starts strictly after its position', async () => {
       const k = key();
-      for (const [member, score] of [['a', 1], ['b', 5], ['c', 5], ['e', 5], ['f', 9]] as const) await store.indexAdd(k, member, score);
+      for (const [member, score] of [
+        ['a', 1],
+        ['b', 5],
+        ['c', 5],
+        ['e', 5],
+        ['f', 9],
+      ] as const)
+        await store.indexAdd(k, member, score);
       await store.indexRemove(k, ['c']);
       // A cursor may name an entry pruned since it was issued.
       expect((await store.indexPage(k, 10, { member: 'c', score: 5 })).map((e) => e.member)).toEqual(['b', 'a']);
@@ -246,7 +265,10 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
       expect(await store.replaceIfUnchanged(k, 'v1', 'v3', Date.now() + 1000)).toEqual({ outcome: 'changed' });
       expect(await store.get(k)).toEqual({ value: 'v2', expiresAt });
       const later = Date.now() + 3_600_000;
-      expect(await store.replaceIfUnchanged(k, 'v2', 'v4', later)).toEqual({ outcome: 'replaced', entry: { value: 'v4', expiresAt: later } });
+      expect(await store.replaceIfUnchanged(k, 'v2', 'v4', later)).toEqual({
+        outcome: 'replaced',
+        entry: { value: 'v4', expiresAt: later },
+      });
       expect(await store.get(k)).toEqual({ value: 'v4', expiresAt: later });
       const missing = key();
       expect(await store.replaceIfUnchanged(missing, 'v1', 'v2')).toEqual({ outcome: 'missing' });

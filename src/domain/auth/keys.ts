@@ -61,7 +61,9 @@ export interface KeyLogger {
 
 /** RFC 7638 thumbprint: a kid that is stable for the key and computable by anyone. */
 function thumbprint(jwk: { e: string; n: string }): string {
-  return createHash('sha256').update(JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n })).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n }))
+    .digest('base64url');
 }
 
 function publicMembers(jwk: PrivateJwk): PublicJwk {
@@ -150,7 +152,10 @@ export class KeyRing {
     const ring = new KeyRing(store, log, options.now ?? Date.now);
     await ring.load(false);
     if (options.refresh !== false) {
-      ring.refresher = setInterval(() => void ring.refresh().catch((err: unknown) => log.error({ err }, 'key refresh failed')), REFRESH_INTERVAL_MS);
+      ring.refresher = setInterval(
+        () => void ring.refresh().catch((err: unknown) => log.error({ err }, 'key refresh failed')),
+        REFRESH_INTERVAL_MS,
+      );
       ring.refresher.unref();
     }
     return ring;
@@ -214,7 +219,10 @@ export class KeyRing {
       const fresh = await generateSigningJwk();
       if (await this.store.create(PRIVATE_KEY, serializePrivateKeys({ current: fresh }), null)) {
         if (hadKeys || this.signing) {
-          this.log.error({ kid: fresh.kid }, 'signing key was missing from the store: generated a new pair; tokens signed before are now invalid');
+          this.log.error(
+            { kid: fresh.kid },
+            'signing key was missing from the store: generated a new pair; tokens signed before are now invalid',
+          );
         } else {
           this.log.info({ kid: fresh.kid }, 'no signing key in the store: created one');
         }
@@ -234,16 +242,24 @@ export class KeyRing {
       await this.store.put(PUBLIC_KEYS, JSON.stringify(publicKeys));
     }
     // The top-level key stays held after `next` took over, but only its retireAt keeps it trusted.
-    const live = publicKeys.keys.filter((k) => k.kid === signs.kid || k.kid === waiting?.kid || (publicKeys.retireAt[k.kid] ?? Infinity) > now);
+    const live = publicKeys.keys.filter(
+      (k) => k.kid === signs.kid || k.kid === waiting?.kid || (publicKeys.retireAt[k.kid] ?? Infinity) > now,
+    );
     const changed = this.signing?.kid !== signs.kid;
     const newlyWaiting = waiting && this.pending?.kid !== waiting.kid;
     if (changed) this.signing = { kid: signs.kid, pem: privatePem(signs) };
     if (!waiting) this.pending = undefined;
     else if (newlyWaiting) this.pending = { kid: waiting.kid, pem: privatePem(waiting), activateAt: waiting.activateAt };
-    this.verifying = new Map(live.map((k) => [k.kid, this.verifying.get(k.kid) ?? toPem(createPublicKey({ key: { ...k }, format: 'jwk' }))]));
+    this.verifying = new Map(
+      live.map((k) => [k.kid, this.verifying.get(k.kid) ?? toPem(createPublicKey({ key: { ...k }, format: 'jwk' }))]),
+    );
     this.published = live;
     if (changed) this.log.info({ kid: signs.kid, verificationKeys: live.length }, 'signing key loaded');
-    if (newlyWaiting) this.log.info({ kid: waiting.kid, activateAt: new Date(waiting.activateAt).toISOString() }, 'key published; it signs from activateAt');
+    if (newlyWaiting)
+      this.log.info(
+        { kid: waiting.kid, activateAt: new Date(waiting.activateAt).toISOString() },
+        'key published; it signs from activateAt',
+      );
   }
 }
 
@@ -306,7 +322,9 @@ export async function rotateSigningKey(store: Store, options: RotateOptions): Pr
   }
   // Drop keys whose tokens have all expired.
   publicKeys.keys = publicKeys.keys.filter((k) => (publicKeys.retireAt[k.kid] ?? Infinity) > now);
-  publicKeys.retireAt = Object.fromEntries(Object.entries(publicKeys.retireAt).filter(([kid]) => publicKeys.keys.some((k) => k.kid === kid)));
+  publicKeys.retireAt = Object.fromEntries(
+    Object.entries(publicKeys.retireAt).filter(([kid]) => publicKeys.keys.some((k) => k.kid === kid)),
+  );
   publish(fresh);
   // Public set first: no instance may load a key, to sign or to wait, before it is published.
   await store.put(PUBLIC_KEYS, JSON.stringify(publicKeys));

@@ -27,7 +27,14 @@ export class TokenRejected extends DomainError {
     code: 'token_missing' | 'token_invalid' | 'token_expired',
     readonly reason: string,
   ) {
-    super(code, code === 'token_expired' ? 'the token has expired' : code === 'token_missing' ? 'a Bearer token is required' : 'the token is not valid');
+    super(
+      code,
+      code === 'token_expired'
+        ? 'the token has expired'
+        : code === 'token_missing'
+          ? 'a Bearer token is required'
+          : 'the token is not valid',
+    );
   }
 }
 

@@ -19,7 +19,10 @@ export function checkSvgOutput(svg: string): OutputCheck {
   if (boundaryAt >= 0) {
     const before = svg.slice(0, boundaryAt).split('\n');
     const where = `line ${before.length}, column ${(before.at(-1) ?? '').length + 1}`;
-    return { ok: false, message: `rendered output contains "${BOUNDARY_MARKER}" (${where}), the stream's part boundary: it could forge stream parts` };
+    return {
+      ok: false,
+      message: `rendered output contains "${BOUNDARY_MARKER}" (${where}), the stream's part boundary: it could forge stream parts`,
+    };
   }
   const parser = new SaxesParser({ xmlns: true, position: true });
   // Set from the parser's callbacks; an object so the checks below see the updates.
@@ -38,7 +41,9 @@ export function checkSvgOutput(svg: string): OutputCheck {
     if (state.rootSeen) return;
     state.rootSeen = true;
     if (tag.local !== 'svg' || tag.uri !== SVG_NAMESPACE) {
-      fail(`the root element must be <svg xmlns="${SVG_NAMESPACE}">, not <${tag.name}>${tag.uri ? ` in namespace ${tag.uri}` : ' without the SVG namespace'}`);
+      fail(
+        `the root element must be <svg xmlns="${SVG_NAMESPACE}">, not <${tag.name}>${tag.uri ? ` in namespace ${tag.uri}` : ' without the SVG namespace'}`,
+      );
     }
   });
   try {

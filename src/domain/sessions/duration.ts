@@ -18,7 +18,10 @@ export function parseDuration(text: string): number {
 
 export function boundedTtl(seconds: number, field: string): number {
   if (!Number.isInteger(seconds) || seconds < MIN_TTL_SECONDS || seconds > MAX_TTL_SECONDS) {
-    throw new DomainError('validation_failed', `${field} must be between ${MIN_TTL_SECONDS} second and ${MAX_TTL_SECONDS} seconds (one year)`);
+    throw new DomainError(
+      'validation_failed',
+      `${field} must be between ${MIN_TTL_SECONDS} second and ${MAX_TTL_SECONDS} seconds (one year)`,
+    );
   }
   return seconds;
 }

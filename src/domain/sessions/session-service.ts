@@ -63,7 +63,10 @@ function notFound(): DomainError {
 }
 
 function changedSince(): DomainError {
-  return new DomainError('precondition_failed', 'the session has changed since the version named in If-Match; read it again (its new ETag) and decide');
+  return new DomainError(
+    'precondition_failed',
+    'the session has changed since the version named in If-Match; read it again (its new ETag) and decide',
+  );
 }
 
 /** Per-user index of session ids scored by creation time (SPEC: user:{user_id}:sessions). */
@@ -114,7 +117,10 @@ function decode(ref: SessionRef, value: string, expiresAt: number | null): Sessi
  * entry: for readers that know a session only by its key (the stream hub,
  * re-reading after the store reconnected or at its expiry).
  */
-export function stateOfStored(value: string, expiresAt: number | null): { svg: string; updatedAt: number; expiresAt: number | null; revision: string; args: Args } {
+export function stateOfStored(
+  value: string,
+  expiresAt: number | null,
+): { svg: string; updatedAt: number; expiresAt: number | null; revision: string; args: Args } {
   const { svg, updatedAt, revision, args } = decodeRecord(value);
   return { svg, updatedAt, expiresAt, revision, args };
 }
@@ -156,7 +162,14 @@ export class SessionService {
     const key = sessionKey(ref);
     const frame = await this.renderer.render(input.template, input.args);
     const at = this.now();
-    const record: SessionRecord = { template: input.template, args: input.args, ...frame, createdAt: at, updatedAt: at, revision: newRevision(at) };
+    const record: SessionRecord = {
+      template: input.template,
+      args: input.args,
+      ...frame,
+      createdAt: at,
+      updatedAt: at,
+      revision: newRevision(at),
+    };
     const expiresAt = at + input.ttlSeconds * 1000;
     if (!(await this.store.create(key, encode(record), expiresAt))) {
       throw new DomainError('conflict', 'a session with this id already exists');
@@ -223,7 +236,14 @@ export class SessionService {
     const frame = await this.renderer.render(template, input.args);
     // Strictly increasing, so viewers can drop a frame older than one they showed.
     const updatedAt = Math.max(this.now(), current.updatedAt + 1);
-    const record: SessionRecord = { template, args: input.args, ...frame, createdAt: current.createdAt, updatedAt, revision: newRevision(updatedAt) };
+    const record: SessionRecord = {
+      template,
+      args: input.args,
+      ...frame,
+      createdAt: current.createdAt,
+      updatedAt,
+      revision: newRevision(updatedAt),
+    };
     const value = encode(record);
     const expiresAt = input.ttlSeconds === undefined ? undefined : updatedAt + input.ttlSeconds * 1000;
     // Without a new lifetime the write keeps the expiry just read, so the frame can name it
@@ -312,5 +332,4 @@ export class SessionService {
       if (more || budget <= 0) return { sessions, nextCursor: after ? encodeCursor(after) : null };
     }
   }
-
 }

@@ -15,7 +15,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * An `update` event. JSON.stringify escapes every line break, so the data is
  * always one `data:` line, whatever the args hold.
  */
-export function encodeFeedUpdate(state: { updatedAt: number; expiresAt: number | null; revision: string; args: Record<string, unknown> }): Buffer {
+export function encodeFeedUpdate(state: {
+  updatedAt: number;
+  expiresAt: number | null;
+  revision: string;
+  args: Record<string, unknown>;
+}): Buffer {
   const data = {
     updated_at: iso(state.updatedAt),
     expires_at: state.expiresAt === null ? null : iso(state.expiresAt),
@@ -93,7 +98,9 @@ export class FeedSubscriber implements ChannelMember {
     if (this.sink.destroyed || this.sink.writableEnded) return;
     // An update still waiting goes first, so `end` never hides the last write.
     const last = this.pending?.feedEvent;
-    const chunks = [last, reason === undefined ? undefined : encodeEnd(reason)].filter((chunk): chunk is Buffer => chunk !== undefined && chunk !== null);
+    const chunks = [last, reason === undefined ? undefined : encodeEnd(reason)].filter(
+      (chunk): chunk is Buffer => chunk !== undefined && chunk !== null,
+    );
     this.sink.end(chunks.length > 0 ? Buffer.concat(chunks) : undefined);
   }
 

@@ -25,7 +25,8 @@ export function publicSessionHandlers(ctx: AppContext): PublicSessionHandlers {
     async createPublicSession(request) {
       const { session_id, template, args = {}, expire, expire_seconds } = request.body;
       // expire_seconds, when given, wins over the duration string.
-      const ttlSeconds = expire_seconds !== undefined ? boundedTtl(expire_seconds, 'expire_seconds') : parseDuration(expire ?? DEFAULT_EXPIRE);
+      const ttlSeconds =
+        expire_seconds !== undefined ? boundedTtl(expire_seconds, 'expire_seconds') : parseDuration(expire ?? DEFAULT_EXPIRE);
       await ctx.sessions.create(publicRef(session_id), { template, args, ttlSeconds });
       return { status: 201, body: { session_id } };
     },

@@ -28,7 +28,12 @@ function lifetime(session: SessionSnapshot, now: number) {
 }
 
 function summary(session: SessionSnapshot, now: number) {
-  return { session_id: session.ref.sessionId, created_at: iso(session.createdAt), updated_at: iso(session.updatedAt), ...lifetime(session, now) };
+  return {
+    session_id: session.ref.sessionId,
+    created_at: iso(session.createdAt),
+    updated_at: iso(session.updatedAt),
+    ...lifetime(session, now),
+  };
 }
 
 export function userSessionHandlers(ctx: AppContext): UserSessionHandlers {

@@ -54,7 +54,9 @@ export function explain(status: number | undefined, error: { error?: string } | 
 }
 
 /** Runs a call and turns a network failure into status undefined. */
-export async function attempt<T extends { response: Response; error?: unknown }>(call: () => Promise<T>): Promise<T | { response: undefined; error: undefined; data: undefined }> {
+export async function attempt<T extends { response: Response; error?: unknown }>(
+  call: () => Promise<T>,
+): Promise<T | { response: undefined; error: undefined; data: undefined }> {
   try {
     return await call();
   } catch {
@@ -65,7 +67,8 @@ export async function attempt<T extends { response: Response; error?: unknown }>
 export function parseArgs(text: string): { ok: true; args: Record<string, unknown> } | { ok: false; message: string } {
   try {
     const value: unknown = JSON.parse(text.trim() === '' ? '{}' : text);
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return { ok: false, message: 'Args must be a JSON object, like {"status": "ok"}.' };
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      return { ok: false, message: 'Args must be a JSON object, like {"status": "ok"}.' };
     return { ok: true, args: value as Record<string, unknown> };
   } catch (err) {
     return { ok: false, message: `Args are not valid JSON: ${err instanceof Error ? err.message : String(err)}` };

@@ -9,7 +9,10 @@ async function loadSessions(append = false, cursor?: string): Promise<void> {
   const more = $('#more', HTMLButtonElement);
   if (!login || !list || !more) return;
   const { data, error, response } = await attempt(() =>
-    api.GET('/api/user/{user_id}/sessions', { params: { path: { user_id: login.userId }, query: { limit: 20, cursor } }, headers: authHeader(login) }),
+    api.GET('/api/user/{user_id}/sessions', {
+      params: { path: { user_id: login.userId }, query: { limit: 20, cursor } },
+      headers: authHeader(login),
+    }),
   );
   if (!data) {
     show($('#sessions-message'), explain(response?.status, error));
@@ -71,13 +74,19 @@ function wireCreate(form: HTMLFormElement): void {
                 headers: authHeader(login),
               }),
             )
-          : await attempt(() => api.POST('/api/session', { body: { session_id: sessionId, template, args: parsed.args, expire_seconds: expire } }));
+          : await attempt(() =>
+              api.POST('/api/session', { body: { session_id: sessionId, template, args: parsed.args, expire_seconds: expire } }),
+            );
       if (!result.data) {
         show(message, explain(result.response?.status, result.error));
         renderLoginState();
         return;
       }
-      window.location.assign(kind === 'user' && login ? `/session/${encodeURIComponent(login.userId)}/${encodeURIComponent(sessionId)}` : `/session/${encodeURIComponent(sessionId)}`);
+      window.location.assign(
+        kind === 'user' && login
+          ? `/session/${encodeURIComponent(login.userId)}/${encodeURIComponent(sessionId)}`
+          : `/session/${encodeURIComponent(sessionId)}`,
+      );
     })();
   });
 }

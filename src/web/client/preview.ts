@@ -47,7 +47,9 @@ export class Preview {
     if (input === this.lastInput) return;
     this.running = true;
     try {
-      const { data, error, response } = await attempt(() => api.POST('/api/render', { body: { template, args: parsed.args }, parseAs: 'blob' }));
+      const { data, error, response } = await attempt(() =>
+        api.POST('/api/render', { body: { template, args: parsed.args }, parseAs: 'blob' }),
+      );
       if (data) {
         this.lastInput = input;
         this.showImage(data);

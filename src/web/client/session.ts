@@ -73,9 +73,14 @@ export function sessionPage(root: HTMLElement): void {
     manage.hidden = ref.kind !== 'user' || !allowed;
     if (ended) reason.textContent = 'This session has ended.';
     else if (allowed) reason.textContent = '';
-    else reason.textContent = login ? `Only ${owner} can update this session; you are logged in as ${login.userId}.` : `Log in as ${owner} to update this session.`;
+    else
+      reason.textContent = login
+        ? `Only ${owner} can update this session; you are logged in as ${login.userId}.`
+        : `Log in as ${owner} to update this session.`;
     templateNote.textContent =
-      ref.kind === 'public' ? "A public session's template is fixed (its API updates only the arguments): create a new session for another template." : '';
+      ref.kind === 'public'
+        ? "A public session's template is fixed (its API updates only the arguments): create a new session for another template."
+        : '';
   };
   // Decided before any request, so the button is never briefly enabled for a non-owner.
   refreshPermission();
@@ -91,7 +96,13 @@ export function sessionPage(root: HTMLElement): void {
   window.setInterval(showLifetime, 15_000);
 
   const fill = (session: Snapshot) => {
-    saved = { template: session.template, argsText: formatArgs(session.args), args: session.args, etag: session.etag, expiresAt: session.expiresAt };
+    saved = {
+      template: session.template,
+      argsText: formatArgs(session.args),
+      args: session.args,
+      etag: session.etag,
+      expiresAt: session.expiresAt,
+    };
     template.value = saved.template;
     args.value = saved.argsText;
     showLifetime();
@@ -137,7 +148,12 @@ export function sessionPage(root: HTMLElement): void {
     const argsText = args.value;
     const changesTemplate = ref.kind === 'user' && saved !== null && templateText !== saved.template;
     writing = true;
-    const result = await writeSession(ref, { args: parsed.args, template: changesTemplate ? templateText : undefined }, etag, currentLogin()).finally(() => {
+    const result = await writeSession(
+      ref,
+      { args: parsed.args, template: changesTemplate ? templateText : undefined },
+      etag,
+      currentLogin(),
+    ).finally(() => {
       writing = false;
     });
     if (result.ok) {
@@ -191,7 +207,12 @@ export function sessionPage(root: HTMLElement): void {
           return;
         }
         writing = true;
-        const result = await writeSession(ref, { args: latest.session.args, expireSeconds: seconds }, latest.session.etag, currentLogin()).finally(() => {
+        const result = await writeSession(
+          ref,
+          { args: latest.session.args, expireSeconds: seconds },
+          latest.session.etag,
+          currentLogin(),
+        ).finally(() => {
           writing = false;
         });
         // This page's own write: an editor that was up to date stays so, unsaved edits and all.

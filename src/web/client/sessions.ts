@@ -30,9 +30,14 @@ export async function readSession(ref: SessionRef): Promise<Outcome<{ session: S
       api.GET('/api/user/{user_id}/session/{session_id}', { params: { path: { user_id: ref.userId, session_id: ref.sessionId } } }),
     );
     if (!data) return failed(response, error);
-    return { ok: true, session: { template: data.template, args: data.args, etag: response.headers.get('etag'), expiresAt: data.expires_at } };
+    return {
+      ok: true,
+      session: { template: data.template, args: data.args, etag: response.headers.get('etag'), expiresAt: data.expires_at },
+    };
   }
-  const { data, error, response } = await attempt(() => api.GET('/api/session/{session_id}', { params: { path: { session_id: ref.sessionId } } }));
+  const { data, error, response } = await attempt(() =>
+    api.GET('/api/session/{session_id}', { params: { path: { session_id: ref.sessionId } } }),
+  );
   if (!data) return failed(response, error);
   return { ok: true, session: { template: data.template, args: data.args, etag: response.headers.get('etag'), expiresAt: null } };
 }
@@ -45,7 +50,12 @@ export interface Change {
 }
 
 /** Writes the session, only over version `ifMatch` when given (else 412); answers the new version. */
-export async function writeSession(ref: SessionRef, change: Change, ifMatch: string | null, login: Login | null): Promise<Outcome<{ etag: string | null }>> {
+export async function writeSession(
+  ref: SessionRef,
+  change: Change,
+  ifMatch: string | null,
+  login: Login | null,
+): Promise<Outcome<{ etag: string | null }>> {
   const header = ifMatch ? { 'If-Match': ifMatch } : {};
   if (ref.kind === 'user') {
     const { error, response } = await attempt(() =>

@@ -88,7 +88,9 @@ describeEachStore('password guessing under concurrency', (variant) => {
   const burst = async (attempts: Array<() => Promise<unknown>>) => {
     const outcomes: Array<string | undefined> = attempts.map(() => undefined);
     const running = attempts.map((start, i) => outcome(start()).then((o) => (outcomes[i] = o)));
-    await vi.waitFor(() => expect(outcomes.filter((o) => o !== undefined).length + passwords.verifications).toBeGreaterThanOrEqual(attempts.length));
+    await vi.waitFor(() =>
+      expect(outcomes.filter((o) => o !== undefined).length + passwords.verifications).toBeGreaterThanOrEqual(attempts.length),
+    );
     passwords.open();
     await Promise.all(running);
     passwords.close();
@@ -119,7 +121,8 @@ describeEachStore('password guessing under concurrency', (variant) => {
     const client = newClient();
     await claim([user], client);
     passwords.open();
-    for (let i = 0; i < PER_USER; i++) expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('invalid_credentials');
+    for (let i = 0; i < PER_USER; i++)
+      expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('invalid_credentials');
     const refused = await accounts.authenticate(user, 'right password', client).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(DomainError);
     expect((refused as DomainError).code).toBe('rate_limited');
@@ -140,7 +143,8 @@ describeEachStore('password guessing under concurrency', (variant) => {
     for (let i = 0; i < 10; i++) expect(await outcome(accounts.authenticate(target, 'wrong password', client))).toBe('rate_limited');
     // From elsewhere the target still has every one of its failures to spend.
     const elsewhere = newClient();
-    for (let i = 0; i < PER_USER; i++) expect(await outcome(accounts.authenticate(target, 'wrong password', elsewhere))).toBe('invalid_credentials');
+    for (let i = 0; i < PER_USER; i++)
+      expect(await outcome(accounts.authenticate(target, 'wrong password', elsewhere))).toBe('invalid_credentials');
     expect(await outcome(accounts.authenticate(target, 'wrong password', elsewhere))).toBe('rate_limited');
     // Refusals on the user's limit cost the client nothing: a fresh user_id from the same second client still verifies.
     const fresh = newUser();
@@ -160,9 +164,11 @@ describeEachStore('password guessing under concurrency', (variant) => {
       expect(outcomes).toEqual(['ok', 'ok', 'ok']);
     }
     // Failures before a success are forgiven for that user_id; the client's stay counted.
-    for (let i = 0; i < PER_USER - 1; i++) expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('invalid_credentials');
+    for (let i = 0; i < PER_USER - 1; i++)
+      expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('invalid_credentials');
     expect(await outcome(accounts.authenticate(user, 'right password', client))).toBe('ok');
-    for (let i = 0; i < PER_USER; i++) expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('invalid_credentials');
+    for (let i = 0; i < PER_USER; i++)
+      expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('invalid_credentials');
     expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('rate_limited');
     expect(passwords.verifications).toBe(30 + (PER_USER - 1) + 1 + PER_USER);
   });
@@ -201,7 +207,8 @@ describeEachStore('password guessing under concurrency', (variant) => {
     const client = newClient();
     await store.put(`user:${user}:account`, JSON.stringify({ passwordHash: 'broken', createdAt: Date.now() }));
     passwords.open();
-    for (let i = 0; i < PER_USER + 3; i++) await expect(accounts.authenticate(user, 'any password', client)).rejects.toThrow('malformed hash');
+    for (let i = 0; i < PER_USER + 3; i++)
+      await expect(accounts.authenticate(user, 'any password', client)).rejects.toThrow('malformed hash');
     // Had those counted, the user_id would now be refused instead of verified.
     await store.put(`user:${user}:account`, JSON.stringify({ passwordHash: 'plain:right password', createdAt: Date.now() }));
     expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('invalid_credentials');

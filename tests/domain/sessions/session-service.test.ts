@@ -160,7 +160,9 @@ describe('SessionService', () => {
       const second = await service.update(publicRef('demo'), { args: { n: 2 } }, { ifMatch: [stale] });
       const renders = renderer.calls;
       time += 1000;
-      expect(await codeOf(service.update(publicRef('demo'), { args: { n: 3 }, ttlSeconds: 600 }, { ifMatch: [stale] }))).toBe('precondition_failed');
+      expect(await codeOf(service.update(publicRef('demo'), { args: { n: 3 }, ttlSeconds: 600 }, { ifMatch: [stale] }))).toBe(
+        'precondition_failed',
+      );
       expect(renderer.calls).toBe(renders);
       const read = await service.get(publicRef('demo'));
       expect(read.args).toEqual({ n: 2 });

@@ -175,7 +175,12 @@ describe('StreamHub', () => {
     const later = T0 + 60_000;
     await store.create(CHANNEL, JSON.stringify({ svg: '<svg/>', updatedAt: T0, args: {}, revision: 'r0' }), T0 + 5_000);
     await hub.join(CHANNEL, member, T0 + 5_000);
-    await store.replace(CHANNEL, JSON.stringify({ svg: '<svg id="1"/>', updatedAt: T0 + 1, args: {}, revision: 'r1' }), later, frameMessage('<svg id="1"/>', T0 + 1, later));
+    await store.replace(
+      CHANNEL,
+      JSON.stringify({ svg: '<svg id="1"/>', updatedAt: T0 + 1, args: {}, revision: 'r1' }),
+      later,
+      frameMessage('<svg id="1"/>', T0 + 1, later),
+    );
     await delivered();
     time = T0 + 5_000;
     await vi.advanceTimersByTimeAsync(5_000);
