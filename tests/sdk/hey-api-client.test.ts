@@ -6,9 +6,18 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
-import { expectContract } from '../helpers/contract.js';
+import { expectComponentSchema, expectContract } from '../helpers/contract.js';
 
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+/** Runs a command; when it fails, the error carries what it printed (tsc prints its errors on stdout). */
+async function run(command: string, args: string[], options: { cwd: string }): Promise<{ stdout: string }> {
+  try {
+    return await execFileAsync(command, args, options);
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${command} ${args.join(' ')} failed:\n${stdout}\n${stderr}`, { cause: error });
+  }
+}
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = (...segments: string[]) => path.join(root, 'node_modules', ...segments);
 
@@ -19,14 +28,16 @@ const bin = (...segments: string[]) => path.join(root, 'node_modules', ...segmen
  * TypeScript compiler, and run the whole story. The only help the generated
  * code needs is the `parseAs` README.md documents: 'text' for a frame (else an
  * image/svg+xml body arrives as a Blob) and 'stream' for the live image (else
- * the client waits for the end of a body that never ends).
+ * the client waits for the end of a body that never ends). The data feed goes
+ * through the generated server-sent events client as it is.
  *
- * A response interceptor prints every response the client sees as a CONTRACT
- * line; the test checks each against the contract (expectContract).
+ * A recording fetch given to the client prints every response it sees as a
+ * CONTRACT line, and the first feed event as an EVENT line; the test checks
+ * each against the contract (expectContract, expectComponentSchema).
  */
 const STORY = `
 import {
-  createPublicSession, createUserSession, deleteUserSession, getPublicSession, getPublicSessionFrame,
+  createPublicSession, createUserSession, deleteUserSession, getPublicSession, getPublicSessionEvents, getPublicSessionFrame,
   getUserSession, getUserSessionFrame, issueToken, listUserSessions, streamPublicSession,
   updatePublicSession, updateUserSession,
 } from './client/index.js';
@@ -45,18 +56,22 @@ function check(ok: boolean, what: string): void {
 }
 
 client.setConfig({ baseUrl: base });
-client.interceptors.response.use(async (response, request) => {
-  const url = new URL(request.url);
-  const contentType = response.headers.get('content-type');
-  let body: unknown = null;
-  // The live image never ends: its body is the story's to read, not the recorder's.
-  if (!contentType?.startsWith('multipart/x-mixed-replace')) {
-    const text = await response.clone().text();
-    body = text === '' ? null : contentType?.startsWith('application/json') ? JSON.parse(text) : text;
-  }
-  const record = { method: request.method, path: url.pathname + url.search, status: response.status, contentType: body === null && !contentType?.startsWith('multipart/') ? null : contentType, body };
-  console.log('CONTRACT ' + JSON.stringify(record));
-  return response;
+// Every response the client sees (its fetch client and its server-sent events
+// client alike) is printed for the test to check against the contract.
+client.setConfig({
+  fetch: async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const request = input instanceof Request ? input : new Request(input, init);
+    const response = await fetch(request);
+    const url = new URL(request.url);
+    const contentType = response.headers.get('content-type');
+    // The live image and the data feed never end: their bodies are the story's to read.
+    const endless = ['multipart/x-mixed-replace', 'text/event-stream'].some((type) => contentType?.startsWith(type));
+    const text = endless ? null : await response.clone().text();
+    const body = text === null || text === '' ? null : contentType?.startsWith('application/json') ? (JSON.parse(text) as unknown) : text;
+    const record = { method: request.method, path: url.pathname + url.search, status: response.status, contentType: text === '' ? null : contentType, body };
+    console.log('CONTRACT ' + JSON.stringify(record));
+    return response;
+  },
 });
 
 /** Yields the body of each part of a multipart/x-mixed-replace stream (boundary "frame"), read by its Content-Length. */
@@ -109,6 +124,21 @@ check((await frames.next()).value === svg('two'), 'stream: current frame first')
 await updatePublicSession({ path: { session_id: id }, body: { args: { v: 'three' } } });
 check((await frames.next()).value === svg('three'), 'stream: the update arrives as the next part');
 controller.abort();
+
+// The data feed, through the generated server-sent events client.
+const feedController = new AbortController();
+const seen: { event: string | undefined; data: unknown }[] = [];
+const feed = await getPublicSessionEvents({
+  path: { session_id: id },
+  signal: feedController.signal,
+  sseMaxRetryAttempts: 1,
+  onSseEvent: (event) => seen.push({ event: event.event, data: event.data }),
+});
+await feed.stream.next();
+const first = seen[0];
+console.log('EVENT ' + JSON.stringify(first));
+check(first?.event === 'update' && (first.data as { args?: { v?: unknown } }).args?.v === 'three', 'events: the session as it is, at once');
+feedController.abort();
 
 const conflict = await createPublicSession({ body: { session_id: id, template: svg('x') } });
 check(conflict.response.status === 409 && conflict.error?.code === 'conflict', 'errors are typed { error, code }');
@@ -204,8 +234,12 @@ describe('a client generated by @hey-api/openapi-ts', () => {
       .filter((line) => line.startsWith('CONTRACT '))
       .map((line) => JSON.parse(line.slice('CONTRACT '.length)) as ContractRecord);
     // One per call of the story: nothing it saw went unchecked.
-    expect(records).toHaveLength(17);
+    expect(records).toHaveLength(18);
+    const event = stdout.split('\n').find((line) => line.startsWith('EVENT '));
+    expectComponentSchema('SessionUpdateEvent', (JSON.parse(event!.slice('EVENT '.length)) as { data: unknown }).data);
     for (const record of records) expectContract(record.method, record.path, record.status, record.contentType, record.body ?? undefined);
-    expect(records.map((r) => r.status)).toEqual([201, 200, 200, 200, 304, 200, 200, 409, 401, 200, 201, 204, 200, 200, 200, 204, 404]);
+    expect(records.map((r) => r.status)).toEqual([
+      201, 200, 200, 200, 304, 200, 200, 200, 409, 401, 200, 201, 204, 200, 200, 200, 204, 404,
+    ]);
   }, 180_000);
 });
