@@ -178,6 +178,25 @@ describe('Liquid renderer hard timeout', () => {
       await strict.close();
     }
   });
+  it('When a slow render sits in the middle of a batch, then only it fails and the renders before and after it are rendered', async () => {
+    // Asked for in one turn, the five travel to the single worker as one batch; the
+    // worker is stopped on the third, so the first two lose their results and the
+    // last two never ran: all four must still come back rendered.
+    const strict = new WorkerRenderer({ threads: 1, timeoutMs: 1000, queueMax: 64, cooperativeLimitMs: 60_000, log: recordingLog() });
+    try {
+      const slowTemplate = '{% for a in (1..100000) %}{% for b in (1..100000) %}{% endfor %}{% endfor %}';
+      const asked = [1, 2, 'slow', 4, 5].map((n) =>
+        n === 'slow' ? failure(strict, slowTemplate) : strict.render(svg('<text>{{ n }}</text>'), { n }),
+      );
+      const settled = await Promise.all(asked);
+      expect((settled[2] as DomainError).message).toContain('longer than 1000 ms');
+      expect(settled.filter((_, i) => i !== 2).map((f) => (f as { svg: string }).svg)).toEqual(
+        [1, 2, 4, 5].map((n) => svg(`<text>${n}</text>`)),
+      );
+    } finally {
+      await strict.close();
+    }
+  });
 });
 
 describe('render admission', () => {

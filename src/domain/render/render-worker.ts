@@ -2,11 +2,41 @@
  * Runs inside a piscina worker thread. liquidjs interprets templates without
  * eval, reads no files (`templates: {}` replaces the file system) and sees only
  * own properties of the arguments.
+ *
+ * A task is a batch of renders (see WorkerRenderer). Before each render the
+ * worker writes which one it is on and when it started into the pool's shared
+ * progress array, so the main thread can time each render on its own and, when
+ * it stops the worker, knows which template was running.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import { Liquid, type Template } from 'liquidjs';
+import { etagOf } from './etag.js';
 import { RENDER_LIMITS } from './limits.js';
 import { checkSvgOutput } from './svg-output.js';
+
+/** What the pool gives every worker at start. */
+export interface RenderWorkerData {
+  renderLimitMs: number;
+  /** Int32 pairs per batch slot: [started at (ms since `epochMs`, wrapping), 1-based index of the render running]. */
+  progress: SharedArrayBuffer;
+  epochMs: number;
+}
+
+export interface RenderItem {
+  template: string;
+  args: Record<string, unknown>;
+}
+
+export interface RenderBatch {
+  /** The pair in the progress array this batch reports to. */
+  slot: number;
+  items: RenderItem[];
+}
+
+export type RenderOutcome = { ok: true; svg: string; etag: string } | { ok: false; message: string };
+
+const data = workerData as RenderWorkerData;
+const progress = new Int32Array(data.progress);
 
 const engine = new Liquid({
   templates: {},
@@ -15,7 +45,7 @@ const engine = new Liquid({
   strictFilters: true,
   jsTruthy: false,
   parseLimit: RENDER_LIMITS.parseChars,
-  renderLimit: (workerData as { renderLimitMs?: number } | null)?.renderLimitMs ?? RENDER_LIMITS.renderMs,
+  renderLimit: data.renderLimitMs,
   memoryLimit: RENDER_LIMITS.memoryUnits,
 });
 
@@ -35,30 +65,26 @@ function parse(source: string): Template[] {
   return tree;
 }
 
-export interface RenderTask {
-  /** Announced to the main thread when the render starts, so its hard timeout counts running time only. */
-  id: number;
-  template: string;
-  args: Record<string, unknown>;
-}
-
-/** What the worker tells the main thread (piscina forwards it as the pool's 'message' event). */
-export interface RenderStarted {
-  renderStarted: number;
-}
-
-export type RenderOutcome = { ok: true; svg: string } | { ok: false; message: string };
-
-export default function render(task: RenderTask): RenderOutcome {
-  parentPort?.postMessage({ renderStarted: task.id } satisfies RenderStarted);
+function renderOne(item: RenderItem): RenderOutcome {
   try {
-    const svg = engine.renderSync(parse(task.template), task.args) as string;
+    const svg = engine.renderSync(parse(item.template), item.args) as string;
     if (Buffer.byteLength(svg) > RENDER_LIMITS.outputBytes) {
       return { ok: false, message: `rendered output exceeds ${RENDER_LIMITS.outputBytes} bytes` };
     }
     const check = checkSvgOutput(svg);
-    return check.ok ? { ok: true, svg } : check;
+    return check.ok ? { ok: true, svg, etag: etagOf(svg) } : check;
   } catch (err) {
     return { ok: false, message: err instanceof Error ? err.message : String(err) };
   }
+}
+
+export default function renderBatch(batch: RenderBatch): RenderOutcome[] {
+  const outcomes: RenderOutcome[] = [];
+  for (const [i, item] of batch.items.entries()) {
+    // The start first, then the index: a reader that sees the new index sees its start too.
+    Atomics.store(progress, batch.slot * 2, (Date.now() - data.epochMs) | 0);
+    Atomics.store(progress, batch.slot * 2 + 1, i + 1);
+    outcomes.push(renderOne(item));
+  }
+  return outcomes;
 }

@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { DomainError } from '../errors.js';
 import { RENDER_LIMITS } from './limits.js';
-import type { RenderOutcome, RenderStarted, RenderTask } from './render-worker.js';
+import type { RenderBatch, RenderItem, RenderOutcome, RenderWorkerData } from './render-worker.js';
+
+export { etagOf } from './etag.js';
 
 export interface RenderedFrame {
   svg: string;
@@ -27,10 +28,6 @@ export interface RendererLogger {
   error(obj: object, msg: string): void;
 }
 
-export function etagOf(svg: string): string {
-  return `"${createHash('sha256').update(svg).digest('base64url').slice(0, 27)}"`;
-}
-
 export interface WorkerRendererOptions {
   threads: number;
   /** Hard limit on a render's own running time; its worker is terminated past it. Time spent queued never counts. */
@@ -42,16 +39,25 @@ export interface WorkerRendererOptions {
   log: RendererLogger;
 }
 
-interface Running {
-  controller: AbortController;
-  timer?: NodeJS.Timeout;
-}
-
 /** Seconds a client is asked to wait when every worker is busy and the queue is full. */
 const BUSY_RETRY_AFTER_SECONDS = 1;
+/** Renders sent to a worker in one message at most. */
+const MAX_BATCH = 32;
+/** A render whose worker died before reaching it is sent again at most this often. */
+const MAX_ATTEMPTS = 3;
 
-function isRenderStarted(message: unknown): message is RenderStarted {
-  return typeof message === 'object' && message !== null && typeof (message as RenderStarted).renderStarted === 'number';
+interface Waiting extends RenderItem {
+  resolve(frame: RenderedFrame): void;
+  reject(err: DomainError): void;
+  attempts: number;
+}
+
+interface InFlight {
+  slot: number;
+  items: Waiting[];
+  controller: AbortController;
+  /** Index of the render that outlived the timeout, once the batch was stopped for it. */
+  overran?: number;
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -59,16 +65,36 @@ function errorCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** Renders in a worker pool so no template can stall the event loop or end the process. */
+/**
+ * Renders in a pool of worker threads so no template can stall the event loop
+ * or end the process.
+ *
+ * Renders that wait are sent to a free worker together, up to MAX_BATCH in one
+ * message: handing a task to another thread costs more than rendering a small
+ * template, so under load the batches grow and that cost is shared, while a
+ * render that arrives at an idle pool goes alone at once. Each render keeps
+ * its own hard timeout, counted from when its worker starts it (a shared
+ * progress array says which render of a batch runs and since when). A render
+ * past its timeout stops its worker; only that render fails, and the others of
+ * its batch are sent again.
+ */
 export class WorkerRenderer implements Renderer {
-  private readonly pool: Piscina<RenderTask, RenderOutcome>;
-  private readonly running = new Map<number, Running>();
-  private nextId = 0;
+  private readonly pool: Piscina<RenderBatch, RenderOutcome[]>;
+  private readonly progress: Int32Array;
+  private readonly epochMs = Date.now();
+  private readonly waiting: Waiting[] = [];
+  private readonly inFlight = new Map<number, InFlight>();
+  private readonly freeSlots: number[];
+  private flushScheduled = false;
+  private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: WorkerRendererOptions) {
     const here = fileURLToPath(import.meta.url);
     const extension = path.extname(here);
+    const shared = new SharedArrayBuffer(options.threads * 2 * Int32Array.BYTES_PER_ELEMENT);
+    this.progress = new Int32Array(shared);
+    this.freeSlots = Array.from({ length: options.threads }, (_, i) => i);
     this.pool = new Piscina({
       // Under tsx/vitest the worker is TypeScript too and needs the same loader.
       filename: path.join(path.dirname(here), `render-worker${extension}`),
@@ -78,14 +104,11 @@ export class WorkerRenderer implements Renderer {
       maxThreads: options.threads,
       execArgv: extension === '.ts' ? ['--import', 'tsx'] : [],
       resourceLimits: { maxOldGenerationSizeMb: RENDER_LIMITS.workerHeapMb },
-      workerData: { renderLimitMs: options.cooperativeLimitMs ?? RENDER_LIMITS.renderMs },
-    });
-    // The clock starts when a worker picks the render up, not when it was queued:
-    // a render never pays for the renders ahead of it.
-    this.pool.on('message', (message: unknown) => {
-      if (!isRenderStarted(message)) return;
-      const task = this.running.get(message.renderStarted);
-      if (task && !task.timer) task.timer = setTimeout(() => task.controller.abort(), options.timeoutMs);
+      workerData: {
+        renderLimitMs: options.cooperativeLimitMs ?? RENDER_LIMITS.renderMs,
+        progress: shared,
+        epochMs: this.epochMs,
+      } satisfies RenderWorkerData,
     });
     // A worker can fail after its task was settled, e.g. running out of heap while
     // the timeout terminates it. Piscina reports that on the pool; unheard, the
@@ -93,49 +116,120 @@ export class WorkerRenderer implements Renderer {
     this.pool.on('error', (err: unknown) => options.log.warn({ err }, 'render worker failed outside a task; it is replaced'));
   }
 
-  /** Renders waiting for a worker (for metrics). */
-  get queued(): number {
-    return Math.max(0, this.running.size - this.options.threads);
-  }
-
   async render(template: string, args: Record<string, unknown>): Promise<RenderedFrame> {
-    if (this.closed) throw this.failure(new Error('the render pool is closed'), false);
-    // Admission is counted here, not by piscina's maxQueue: piscina parks tasks
-    // that carry an AbortSignal in a side queue its limit does not count.
-    if (this.running.size >= this.options.threads + this.options.queueMax) {
+    if (this.closed) throw this.failure(new Error('the render pool is closed'));
+    // Admission is counted here: renders running plus renders waiting.
+    let admitted = this.waiting.length;
+    for (const batch of this.inFlight.values()) admitted += batch.items.length;
+    if (admitted >= this.options.threads + this.options.queueMax) {
       throw new DomainError('unavailable', 'every renderer is busy; try again shortly', { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
     }
-    const id = ++this.nextId;
-    const task: Running = { controller: new AbortController() };
-    this.running.set(id, task);
-    let outcome: RenderOutcome;
-    try {
-      outcome = await this.pool.run({ id, template, args }, { signal: task.controller.signal });
-    } catch (err) {
-      throw this.failure(err, task.controller.signal.aborted);
-    } finally {
-      clearTimeout(task.timer);
-      this.running.delete(id);
-    }
-    if (!outcome.ok) throw new DomainError('template_invalid', `template could not be rendered: ${outcome.message}`);
-    return { svg: outcome.svg, etag: etagOf(outcome.svg) };
+    return new Promise<RenderedFrame>((resolve, reject) => {
+      this.waiting.push({ template, args, resolve, reject, attempts: 0 });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // Renders asked for in the same turn of the event loop travel together.
+        queueMicrotask(() => {
+          this.flushScheduled = false;
+          this.dispatch();
+        });
+      }
+    });
   }
 
-  /** Tells the template's fault (too slow, too hungry) from the renderer's own. */
-  private failure(err: unknown, timedOut: boolean): DomainError {
-    if (timedOut) {
-      return new DomainError('template_invalid', `template could not be rendered: rendering took longer than ${this.options.timeoutMs} ms`);
+  /** Sends waiting renders to free workers, one batch per worker. */
+  private dispatch(): void {
+    while (this.waiting.length > 0 && !this.closed) {
+      const slot = this.freeSlots.pop();
+      if (slot === undefined) return;
+      // Shares the waiting renders evenly among the free workers rather than giving the first one all.
+      const size = Math.min(MAX_BATCH, Math.ceil(this.waiting.length / (this.freeSlots.length + 1)));
+      const items = this.waiting.splice(0, size);
+      for (const item of items) item.attempts++;
+      const batch: InFlight = { slot, items, controller: new AbortController() };
+      Atomics.store(this.progress, slot * 2 + 1, 0);
+      this.inFlight.set(slot, batch);
+      this.pool.run({ slot, items: items.map(({ template, args }) => ({ template, args })) }, { signal: batch.controller.signal }).then(
+        (outcomes) => this.settle(batch, outcomes),
+        (err: unknown) => this.fail(batch, err),
+      );
+      this.watchdog ??= setInterval(() => this.enforceTimeouts(), Math.max(5, Math.min(100, this.options.timeoutMs / 10)));
     }
-    if (errorCode(err) === 'ERR_WORKER_OUT_OF_MEMORY') {
-      return new DomainError('template_invalid', 'template could not be rendered: rendering exhausted its memory');
+  }
+
+  private release(batch: InFlight): void {
+    this.inFlight.delete(batch.slot);
+    this.freeSlots.push(batch.slot);
+    if (this.inFlight.size === 0) {
+      clearInterval(this.watchdog);
+      this.watchdog = undefined;
     }
+    this.dispatch();
+  }
+
+  private settle(batch: InFlight, outcomes: RenderOutcome[]): void {
+    for (const [i, item] of batch.items.entries()) {
+      const outcome = outcomes[i];
+      if (outcome?.ok) item.resolve({ svg: outcome.svg, etag: outcome.etag });
+      else item.reject(new DomainError('template_invalid', `template could not be rendered: ${outcome?.message ?? 'no result'}`));
+    }
+    this.release(batch);
+  }
+
+  /**
+   * The worker was stopped or died. The render it was on is blamed when the
+   * cause was the template (too slow, too hungry); the others of the batch are
+   * sent again, to the front of the queue.
+   */
+  private fail(batch: InFlight, err: unknown): void {
+    const running = batch.overran ?? Atomics.load(this.progress, batch.slot * 2 + 1) - 1;
+    const outOfMemory = errorCode(err) === 'ERR_WORKER_OUT_OF_MEMORY';
+    const again: Waiting[] = [];
+    for (const [i, item] of batch.items.entries()) {
+      if (batch.overran === i) {
+        item.reject(
+          new DomainError('template_invalid', `template could not be rendered: rendering took longer than ${this.options.timeoutMs} ms`),
+        );
+      } else if (outOfMemory && i === running) {
+        item.reject(new DomainError('template_invalid', 'template could not be rendered: rendering exhausted its memory'));
+      } else if ((batch.overran !== undefined || outOfMemory) && item.attempts < MAX_ATTEMPTS && !this.closed) {
+        again.push(item);
+      } else {
+        item.reject(this.failure(err));
+      }
+    }
+    this.waiting.unshift(...again);
+    this.release(batch);
+  }
+
+  /** Stops the worker of any render that has run longer than the timeout. */
+  private enforceTimeouts(): void {
+    const now = (Date.now() - this.epochMs) | 0;
+    for (const batch of this.inFlight.values()) {
+      if (batch.overran !== undefined) continue;
+      const index = Atomics.load(this.progress, batch.slot * 2 + 1);
+      const startedAt = Atomics.load(this.progress, batch.slot * 2);
+      // Not started yet (a worker being replaced), or it moved on between the two reads.
+      if (index === 0 || index !== Atomics.load(this.progress, batch.slot * 2 + 1)) continue;
+      // `| 0` keeps the difference right across the 32-bit wrap (every 24.8 days).
+      if (((now - startedAt) | 0) > this.options.timeoutMs) {
+        batch.overran = index - 1;
+        batch.controller.abort();
+      }
+    }
+  }
+
+  /** A failure of the renderer itself: unavailable, logged with its cause. */
+  private failure(err: unknown): DomainError {
     this.options.log.error({ err }, 'renderer failed');
     return new DomainError('unavailable', 'the renderer failed; try again shortly', { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS }, err);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const task of this.running.values()) clearTimeout(task.timer);
+    clearInterval(this.watchdog);
+    const unavailable = new DomainError('unavailable', 'the renderer is shutting down', { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
+    for (const item of this.waiting.splice(0)) item.reject(unavailable);
     await this.pool.destroy();
   }
 }
