@@ -1,25 +1,9 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
-import { expectComponentSchema, expectContract } from '../helpers/contract.js';
-
-const execFileAsync = promisify(execFile);
-/** Runs a command; when it fails, the error carries what it printed (tsc prints its errors on stdout). */
-async function run(command: string, args: string[], options: { cwd: string }): Promise<{ stdout: string }> {
-  try {
-    return await execFileAsync(command, args, options);
-  } catch (error) {
-    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-    throw new Error(`${command} ${args.join(' ')} failed:\n${stdout}\n${stderr}`, { cause: error });
-  }
-}
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = (...segments: string[]) => path.join(root, 'node_modules', ...segments);
+import { expectComponentSchema } from '../helpers/contract.js';
+import { compile, consumerProject, expectRecordedResponses, nodeModule, printed, run } from '../helpers/generated-client.js';
 
 /**
  * What a consumer who never saw this repository does: generate a client with
@@ -31,9 +15,9 @@ const bin = (...segments: string[]) => path.join(root, 'node_modules', ...segmen
  * the client waits for the end of a body that never ends). The data feed goes
  * through the generated server-sent events client as it is.
  *
- * A recording fetch given to the client prints every response it sees as a
- * CONTRACT line, and the first feed event as an EVENT line; the test checks
- * each against the contract (expectContract, expectComponentSchema).
+ * The story kit's recording fetch, given to the client, prints every response
+ * it sees, and the story prints the first feed event; the test checks each
+ * against the contract.
  */
 const STORY = `
 import {
@@ -43,63 +27,11 @@ import {
 } from './client/index.js';
 import { client } from './client/client.gen.js';
 import type { SvgDocument, TokenResponse } from './client/index.js';
+import { base, check, parts, recordingFetch, svg } from './kit.js';
 
-const base = process.argv[2] ?? '';
 const id = 'hey-' + String(process.pid);
-const svg = (inner: string): string => '<svg xmlns="http://www.w3.org/2000/svg"><text>' + inner + '</text></svg>';
-function check(ok: boolean, what: string): void {
-  if (!ok) {
-    console.error('FAILED: ' + what);
-    process.exit(1);
-  }
-  console.log('ok ' + what);
-}
-
-client.setConfig({ baseUrl: base });
-// Every response the client sees (its fetch client and its server-sent events
-// client alike) is printed for the test to check against the contract.
-client.setConfig({
-  fetch: async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const request = input instanceof Request ? input : new Request(input, init);
-    const response = await fetch(request);
-    const url = new URL(request.url);
-    const contentType = response.headers.get('content-type');
-    // The live image and the data feed never end: their bodies are the story's to read.
-    const endless = ['multipart/x-mixed-replace', 'text/event-stream'].some((type) => contentType?.startsWith(type));
-    const text = endless ? null : await response.clone().text();
-    const body = text === null || text === '' ? null : contentType?.startsWith('application/json') ? (JSON.parse(text) as unknown) : text;
-    const record = { method: request.method, path: url.pathname + url.search, status: response.status, contentType: text === '' ? null : contentType, body };
-    console.log('CONTRACT ' + JSON.stringify(record));
-    return response;
-  },
-});
-
-/** Yields the body of each part of a multipart/x-mixed-replace stream (boundary "frame"), read by its Content-Length. */
-async function* parts(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const reader = stream.getReader();
-  let buffer = new Uint8Array(0);
-  const latin1 = new TextDecoder('latin1');
-  for (;;) {
-    const text = latin1.decode(buffer);
-    const start = text.indexOf('--frame\\r\\n');
-    const headerEnd = start < 0 ? -1 : text.indexOf('\\r\\n\\r\\n', start);
-    if (headerEnd >= 0) {
-      const length = Number(/content-length:\\s*(\\d+)/i.exec(text.slice(start, headerEnd))?.[1]);
-      const bodyStart = headerEnd + 4;
-      if (buffer.length >= bodyStart + length) {
-        yield new TextDecoder().decode(buffer.slice(bodyStart, bodyStart + length));
-        buffer = buffer.slice(bodyStart + length);
-        continue;
-      }
-    }
-    const { done, value } = await reader.read();
-    if (done) return;
-    const next = new Uint8Array(buffer.length + value.length);
-    next.set(buffer);
-    next.set(value, buffer.length);
-    buffer = next;
-  }
-}
+// The recording fetch sees every response, the server-sent events client's too.
+client.setConfig({ baseUrl: base, fetch: recordingFetch });
 
 const created = await createPublicSession({ body: { session_id: id, template: svg('{{ v }}'), args: { v: 'one' } } });
 check(created.response.status === 201 && created.data?.session_id === id, 'public create');
@@ -168,78 +100,37 @@ check(gone.response.status === 404 && gone.error?.code === 'not_found', 'user se
 console.log('STORY DONE');
 `;
 
-const TSCONFIG = {
-  compilerOptions: {
-    target: 'ES2022',
-    module: 'NodeNext',
-    moduleResolution: 'NodeNext',
-    lib: ['ES2023', 'DOM', 'DOM.Iterable'],
-    strict: true,
-    noUncheckedIndexedAccess: true,
-    skipLibCheck: true,
-    outDir: 'dist',
-    // The consumer's own Node types: this repository's, so the project needs no install.
-    typeRoots: [bin('@types')],
-    types: ['node'],
-  },
-  include: ['story.ts', 'client/**/*.ts'],
-};
-
-interface ContractRecord {
-  method: string;
-  path: string;
-  status: number;
-  contentType: string | null;
-  body: unknown;
-}
-
 describe('a client generated by @hey-api/openapi-ts', () => {
   let running: RunningApp;
-  let project: string;
+  let project: Awaited<ReturnType<typeof consumerProject>>;
   beforeAll(async () => {
     running = await startApp();
-    project = await mkdtemp(path.join(tmpdir(), 'realtime-svg-hey-api-'));
+    project = await consumerProject('realtime-svg-hey-api-', { module: 'NodeNext', moduleResolution: 'NodeNext', outDir: 'dist' }, [
+      'story.ts',
+      'client/**/*.ts',
+    ]);
   });
   afterAll(async () => {
     await running?.close();
-    if (project) await rm(project, { recursive: true, force: true });
+    await project?.remove();
   });
 
   it('When generated from the published /openapi.json with its fetch client, then it compiles strictly and runs the whole story, every response as the contract says', async () => {
-    await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-    await writeFile(path.join(project, 'tsconfig.json'), JSON.stringify(TSCONFIG));
-    await run(
-      process.execPath,
-      [
-        bin('@hey-api', 'openapi-ts', 'bin', 'run.js'),
-        '--input',
-        `${running.baseUrl}/openapi.json`,
-        '--output',
-        'client',
-        '--client',
-        '@hey-api/client-fetch',
-        '--no-log-file',
-        '--silent',
-      ],
-      { cwd: project },
-    );
-    await writeFile(path.join(project, 'story.ts'), STORY);
-    await run(process.execPath, [bin('typescript', 'bin', 'tsc'), '-p', project], { cwd: project });
+    const cwd = project.dir;
+    const generator = nodeModule('@hey-api', 'openapi-ts', 'bin', 'run.js');
+    const input = `${running.baseUrl}/openapi.json`;
+    await run(process.execPath, [generator, '-i', input, '-o', 'client', '-c', '@hey-api/client-fetch', '--no-log-file', '--silent'], {
+      cwd,
+    });
+    await writeFile(path.join(cwd, 'story.ts'), STORY);
+    await compile(cwd);
 
-    const { stdout } = await run(process.execPath, [path.join('dist', 'story.js'), running.baseUrl], { cwd: project });
+    const { stdout } = await run(process.execPath, [path.join('dist', 'story.js'), running.baseUrl], { cwd });
     expect(stdout).toContain('STORY DONE');
-
-    const records = stdout
-      .split('\n')
-      .filter((line) => line.startsWith('CONTRACT '))
-      .map((line) => JSON.parse(line.slice('CONTRACT '.length)) as ContractRecord);
-    // One per call of the story: nothing it saw went unchecked.
-    expect(records).toHaveLength(18);
-    const event = stdout.split('\n').find((line) => line.startsWith('EVENT '));
-    expectComponentSchema('SessionUpdateEvent', (JSON.parse(event!.slice('EVENT '.length)) as { data: unknown }).data);
-    for (const record of records) expectContract(record.method, record.path, record.status, record.contentType, record.body ?? undefined);
-    expect(records.map((r) => r.status)).toEqual([
+    // One response per call of the story, each as the contract says.
+    expect(expectRecordedResponses(stdout)).toEqual([
       201, 200, 200, 200, 304, 200, 200, 200, 409, 401, 200, 201, 204, 200, 200, 200, 204, 404,
     ]);
+    expectComponentSchema('SessionUpdateEvent', (printed(stdout, 'EVENT') as { data: unknown }).data);
   }, 180_000);
 });
