@@ -3,7 +3,9 @@
  * against baselines measured in the same run. The service runs from dist/ in a
  * child process on a throwaway redis-server; load comes from this process.
  * BENCH_STREAMS (default 2000) sets the number of open streams; BENCH_SECONDS
- * (default 5) the length of each throughput run.
+ * (default 5) the length of each throughput run; BENCH_RUNS (default 3) how
+ * often the ratio rows are measured (the median and range are reported);
+ * BENCH_CLUSTER_VIEWERS (default 3000, 0 = skip) the viewers of the cluster row.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
@@ -21,10 +23,13 @@ import { userRef } from '../src/domain/ids.js';
 import { EmbeddedStore } from '../src/store/embedded-store.js';
 import { RedisStore } from '../src/store/redis-store.js';
 import { projectRoot } from '../src/paths.js';
+import { startCluster } from '../tests/helpers/redis-cluster.js';
 import { freePort, startRedis, type ThrowawayRedis } from '../tests/helpers/redis-server.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const CLUSTER_VIEWERS = Number(process.env.BENCH_CLUSTER_VIEWERS ?? 3000);
 const children: ChildProcess[] = [];
 const results: Array<[string, string, string]> = [];
 process.once('exit', () => {
@@ -48,19 +53,23 @@ async function waitForHttp(url: string, timeoutMs = 15_000): Promise<void> {
   }
 }
 
-async function startService(redisUrl: string): Promise<{ url: string; child: ChildProcess; readyMs: number }> {
+async function startService(redisUrl: string, clusterNodes?: string): Promise<{ url: string; child: ChildProcess; readyMs: number }> {
   const port = await freePort();
+  // SPEC section 8: the default LOG_LEVEL, and the section 9 rate limits off (0).
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_ANON_WRITES_PER_MINUTE: '0',
+    RATE_LIMIT_USER_WRITES_PER_MINUTE: '0',
+  };
+  delete env.REDIS_URL;
+  delete env.REDIS_CLUSTER_NODES;
+  if (clusterNodes) env.REDIS_CLUSTER_NODES = clusterNodes;
+  else env.REDIS_URL = redisUrl;
   const started = performance.now();
   const child = spawn(process.execPath, [path.join(projectRoot, 'dist/src/server.js')], {
-    // SPEC section 8: the default LOG_LEVEL, and the section 9 rate limits off (0).
-    env: {
-      ...process.env,
-      PORT: String(port),
-      REDIS_URL: redisUrl,
-      LOG_LEVEL: 'info',
-      RATE_LIMIT_ANON_WRITES_PER_MINUTE: '0',
-      RATE_LIMIT_USER_WRITES_PER_MINUTE: '0',
-    },
+    env,
     // Request logs go to a pipe that is drained, as a log shipper would; not to this terminal.
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -262,78 +271,163 @@ async function streamBench(serviceUrl: string, _service: ChildProcess): Promise<
   );
 }
 
+/** Median and range of a row measured once per run. */
+function spread(values: number[], digits: number): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  return sorted.length === 1
+    ? median.toFixed(digits)
+    : `${median.toFixed(digits)} (${sorted[0]!.toFixed(digits)}–${sorted.at(-1)!.toFixed(digits)})`;
+}
+
+async function json(url: string, init: { method: string; body: string; headers?: Record<string, string> }): Promise<Response> {
+  const res = await fetch(url, { ...init, headers: { 'content-type': 'application/json', ...init.headers } });
+  if (!res.ok) throw new Error(`${init.method} ${url}: ${res.status} ${await res.text()}`);
+  return res;
+}
+
+/**
+ * The ratio rows, RUNS times over: each run measures the bare baseline again
+ * and then the service, so every ratio compares two figures taken minutes apart
+ * at most; the table gives the median ratio and the range over the runs.
+ */
+async function throughputRuns(redis: ThrowawayRedis): Promise<{ url: string; child: ChildProcess }> {
+  const bare = await startBare('fastify');
+  const first = await startService(redis.url);
+  first.child.kill('SIGTERM');
+  const startups: number[] = [];
+  let service: { url: string; child: ChildProcess; readyMs: number } | undefined;
+  for (let run = 0; run < RUNS; run++) {
+    service?.child.kill('SIGTERM');
+    service = await startService(redis.url);
+    startups.push(service.readyMs);
+  }
+  if (!service) throw new Error('BENCH_RUNS must be at least 1');
+  const { url } = service;
+
+  const tpl = '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ v }}</text></svg>';
+  await json(`${url}/api/session`, { method: 'POST', body: JSON.stringify({ session_id: 'b', template: tpl }) });
+  const issueTimes: number[] = [];
+  for (let i = 0; i < 31; i++) {
+    const t = performance.now();
+    await json(`${url}/api/auth/token`, { method: 'POST', body: JSON.stringify({ user_id: 'bench', password: 'bench password' }) });
+    issueTimes.push(performance.now() - t);
+  }
+  issueTimes.sort((a, b) => a - b);
+  const token = (
+    (await (
+      await json(`${url}/api/auth/token`, { method: 'POST', body: JSON.stringify({ user_id: 'bench', password: 'bench password' }) })
+    ).json()) as { token: string }
+  ).token;
+  const bearer = { authorization: `Bearer ${token}` };
+  await json(`${url}/api/user/bench/session`, {
+    method: 'POST',
+    headers: bearer,
+    body: JSON.stringify({ session_id: 'b', template: tpl }),
+  });
+
+  const rows = { bare: [] as number[], jwks: [] as number[], put: [] as number[], authPut: [] as number[] };
+  const ratios = { jwks: [] as number[], put: [] as number[], authPut: [] as number[] };
+  const body = JSON.stringify({ args: { v: 42 } });
+  for (let run = 0; run < RUNS; run++) {
+    const baseline = await rps(`${bare}/hello`);
+    const jwks = await rps(`${url}/.well-known/jwks.json`);
+    const put = await rps(`${url}/api/session/b`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+    const authPut = await rps(`${url}/api/user/bench/session/b`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...bearer },
+      body,
+    });
+    console.log(
+      `  run ${run + 1}: bare ${baseline.toFixed(0)}, JWKS ${jwks.toFixed(0)}, PUT ${put.toFixed(0)}, authenticated PUT ${authPut.toFixed(0)} req/s`,
+    );
+    rows.bare.push(baseline);
+    rows.jwks.push(jwks);
+    rows.put.push(put);
+    rows.authPut.push(authPut);
+    ratios.jwks.push(jwks / baseline);
+    ratios.put.push(put / baseline);
+    ratios.authPut.push(authPut / baseline);
+  }
+  const runs = `median of ${RUNS} (range)`;
+  report(`bare Fastify GET (baseline), req/s, ${runs}`, spread(rows.bare, 0), '');
+  report('start-up with keys in Redis, to ready, ms', spread(startups, 0), '≤ 1000 ms');
+  report(`GET /.well-known/jwks.json, × bare (req/s ${spread(rows.jwks, 0)})`, spread(ratios.jwks, 2), '≥ 0.80 × bare');
+  report(`public PUT (store + render + publish), × bare (req/s ${spread(rows.put, 0)})`, spread(ratios.put, 2), '≥ 0.20 × bare');
+  report(
+    `authenticated PUT (verify + store + render + publish), × bare (req/s ${spread(rows.authPut, 0)})`,
+    spread(ratios.authPut, 3),
+    '≥ 0.15 × bare',
+  );
+  report('token issue (argon2id verify + sign), sequential', `p50 ${issueTimes[15]!.toFixed(1)} ms`, 'p50 ≤ 15 ms');
+  return service;
+}
+
+/**
+ * Two instances on a local Redis Cluster (3 masters, 3 replicas): one session
+ * on each master, CLUSTER_VIEWERS viewers spread over the sessions and both
+ * instances; an update of all three through one instance, timed until every
+ * viewer on either instance has it.
+ */
+async function clusterBench(): Promise<void> {
+  const cluster = await startCluster();
+  try {
+    const instances = [await startService('', cluster.nodes), await startService('', cluster.nodes)];
+    const masters = (await cluster.masters()).map((m) => m.port);
+    const sessions: string[] = [];
+    for (let i = 0; sessions.length < masters.length; i++) {
+      const owner = await cluster.masterOf(`session:c${i}`);
+      if (masters.indexOf(owner) === sessions.length) sessions.push(`c${i}`);
+    }
+    const pad = 'x'.repeat(900);
+    const template = '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ v }}</text><desc>{{ pad }}</desc></svg>';
+    for (const id of sessions) {
+      await json(`${instances[0]!.url}/api/session`, {
+        method: 'POST',
+        body: JSON.stringify({ session_id: id, template, args: { v: 'start', pad } }),
+      });
+    }
+    const perGroup = Math.max(1, Math.floor(CLUSTER_VIEWERS / (sessions.length * instances.length)));
+    const groups = [];
+    for (const instance of instances) {
+      for (const id of sessions) {
+        groups.push(await openStreams(`${instance.url}/stream/${id}?double_frame=false&keep_alive=3600000`, perGroup, '>start<'));
+      }
+    }
+    const times: number[] = [];
+    for (const r of [1, 2, 3]) {
+      const arrivals = Promise.all(groups.map((g) => g.arrival(`>cl${r}<`)));
+      const t0 = performance.now();
+      await Promise.all(
+        sessions.map((id) =>
+          json(`${instances[0]!.url}/api/session/${id}`, { method: 'PUT', body: JSON.stringify({ args: { v: `cl${r}`, pad } }) }),
+        ),
+      );
+      const all = (await arrivals).flat().map((t) => t - t0);
+      times.push(Math.max(...all));
+    }
+    for (const group of groups) for (const socket of group.sockets) socket.destroy();
+    report(
+      `cluster: 3 updates (one per shard) → all ${perGroup * groups.length} viewers on 2 instances × 3 shards (ms, median of 3)`,
+      spread(times, 0),
+      'no target',
+    );
+  } finally {
+    await cluster.stop();
+  }
+}
+
 async function main(): Promise<void> {
-  console.log(`realtime-svg bench: ${SECONDS}s per throughput run, ${STREAMS} streams, node ${process.version}\n`);
+  console.log(`realtime-svg bench: ${RUNS} runs of ${SECONDS}s per throughput row, ${STREAMS} streams, node ${process.version}\n`);
   await verifyMicrobench();
 
   const redis = await startRedis();
   try {
-    const bare = await startBare('fastify');
-    const baseline = await rps(`${bare}/hello`);
-    report('bare Fastify GET (baseline)', `${baseline.toFixed(0)} req/s`, '');
-
-    const first = await startService(redis.url);
-    first.child.kill('SIGTERM');
-    const service = await startService(redis.url);
-    report('start-up with keys in Redis, to ready', `${service.readyMs.toFixed(0)} ms`, '≤ 1000 ms');
-
-    const jwks = await rps(`${service.url}/.well-known/jwks.json`);
-    report('GET /.well-known/jwks.json', `${jwks.toFixed(0)} req/s = ${(jwks / baseline).toFixed(2)} × bare`, '≥ 0.80 × bare');
-
-    const tpl = '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ v }}</text></svg>';
-    await fetch(`${service.url}/api/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ session_id: 'b', template: tpl }),
-    });
-    const put = await rps(`${service.url}/api/session/b`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ args: { v: 42 } }),
-    });
-    report('public PUT (store + render + publish)', `${put.toFixed(0)} req/s = ${(put / baseline).toFixed(2)} × bare`, '≥ 0.20 × bare');
-
-    const issueTimes: number[] = [];
-    for (let i = 0; i < 31; i++) {
-      const t = performance.now();
-      const res = await fetch(`${service.url}/api/auth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ user_id: 'bench', password: 'bench password' }),
-      });
-      issueTimes.push(performance.now() - t);
-      if (!res.ok) throw new Error(`token: ${res.status}`);
-    }
-    const token = (
-      await (
-        await fetch(`${service.url}/api/auth/token`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ user_id: 'bench', password: 'bench password' }),
-        })
-      ).json()
-    ).token;
-    issueTimes.sort((a, b) => a - b);
-    report('token issue (argon2id verify + sign), sequential', `p50 ${issueTimes[15]!.toFixed(1)} ms`, 'p50 ≤ 15 ms');
-
-    await fetch(`${service.url}/api/user/bench/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ session_id: 'b', template: tpl }),
-    });
-    const authPut = await rps(`${service.url}/api/user/bench/session/b`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ args: { v: 42 } }),
-    });
-    report(
-      'authenticated PUT (verify + store + render + publish)',
-      `${authPut.toFixed(0)} req/s = ${(authPut / baseline).toFixed(2)} × bare`,
-      '≥ 0.15 × bare',
-    );
-
+    const service = await throughputRuns(redis);
     await listBench(redis);
     await streamBench(service.url, service.child);
+    service.child.kill('SIGTERM');
+    if (CLUSTER_VIEWERS > 0) await clusterBench();
   } finally {
     for (const child of children) child.kill('SIGKILL');
     await redis.stop();

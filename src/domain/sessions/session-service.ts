@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { DomainError } from '../errors.js';
 import { sessionKey, userRef, type SessionRef } from '../ids.js';
 import type { Renderer } from '../render/renderer.js';
@@ -54,8 +54,13 @@ export function sessionEtag(session: Pick<SessionRecord, 'revision'>): string {
   return `"${session.revision}"`;
 }
 
+/**
+ * The write time and 48 random bits. The bits are the last group of a v4 UUID,
+ * all random: Node hands UUIDs out of a buffer it refills now and then, where
+ * randomBytes() would draw from OpenSSL on every write.
+ */
 function newRevision(updatedAt: number): string {
-  return `${updatedAt.toString(36)}-${randomBytes(6).toString('base64url')}`;
+  return `${updatedAt.toString(36)}-${randomUUID().slice(24)}`;
 }
 
 function notFound(): DomainError {
