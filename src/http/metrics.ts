@@ -40,9 +40,20 @@ export function countResponses(app: FastifyInstance, registry: Registry): void {
     labelNames: ['method', 'route', 'status'],
     registers: [registry],
   });
+  // prom-client hashes the label object on every inc(); a route and status
+  // seen before reuses its bound child instead. Few combinations exist: routes
+  // come from the contract, statuses from its responses.
+  const bound = new Map<string, { inc(): void }>();
   // A callback hook: an async one costs a promise per request on every route.
   app.addHook('onResponse', (request, reply, done) => {
-    responses.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode });
+    const route = request.routeOptions.url ?? 'unmatched';
+    const key = `${request.method} ${String(reply.statusCode)} ${route}`;
+    let child = bound.get(key);
+    if (!child) {
+      child = responses.labels({ method: request.method, route, status: reply.statusCode });
+      bound.set(key, child);
+    }
+    child.inc();
     done();
   });
 }
