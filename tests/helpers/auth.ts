@@ -1,6 +1,6 @@
 import { createPrivateKey, createHmac, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { Store } from '../../src/store/store.js';
-import type { ApiResponse } from './contract.js';
+import { expectResponse, type ApiResponse } from './contract.js';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -12,7 +12,8 @@ export async function tokenFor(
 ): Promise<string> {
   const res = await api('POST', '/api/auth/token', { json: { user_id: userId, password } });
   if (res.status !== 200) throw new Error(`token for ${userId}: ${res.status} ${res.text}`);
-  return res.body.token as string;
+  expectResponse(res, 'issueToken', 200);
+  return res.body.token;
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

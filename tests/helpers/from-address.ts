@@ -31,7 +31,7 @@ export function apiFrom(baseUrl: string, localAddress: string) {
     }
     const contentType = responseHeaders.get('content-type');
     const parsed: unknown = contentType?.startsWith('application/json') ? JSON.parse(text) : text === '' ? undefined : text;
-    expectContract(method, path, res.statusCode ?? 0, text === '' ? null : contentType, parsed);
-    return { status: res.statusCode ?? 0, headers: responseHeaders, body: parsed as T, text };
+    const operationId = expectContract(method, path, res.statusCode ?? 0, text === '' ? null : contentType, parsed);
+    return { status: res.statusCode ?? 0, headers: responseHeaders, body: parsed as T, text, method, path, operationId };
   };
 }
