@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, bearer, tokenFor } from '../helpers/auth.js';
 import { startApp, type RunningApp } from '../helpers/app.js';
+import { bodyOf, expectResponse, type ApiResponse } from '../helpers/contract.js';
 import { apiFrom } from '../helpers/from-address.js';
 import { describeEachStore } from '../helpers/stores.js';
 
@@ -8,11 +9,6 @@ const NS = 'xmlns="http://www.w3.org/2000/svg"';
 const TEMPLATE = `<svg ${NS}><text>{{ v }}</text></svg>`;
 let unique = 0;
 const newId = (prefix: string) => `${prefix}-${process.pid}-${++unique}`;
-
-interface ErrorBody {
-  error: string;
-  code: string;
-}
 
 describeEachStore('anonymous write limits', (variant) => {
   let running: RunningApp;
@@ -29,14 +25,14 @@ describeEachStore('anonymous write limits', (variant) => {
     for (let i = 0; i < 4; i++) statuses.push((await flooder('PUT', `/api/session/${id}`, { json: { args: { v: i } } })).status);
     expect(statuses).toEqual([201, 200, 200, 200, 200]);
 
-    const refused = await flooder<ErrorBody>('PUT', `/api/session/${id}`, { json: { args: { v: 'one too many' } } });
-    expect(refused.status).toBe(429);
+    const refused = await flooder('PUT', `/api/session/${id}`, { json: { args: { v: 'one too many' } } });
+    expectResponse(refused, 'updatePublicSession', 429);
     expect(refused.body.code).toBe('rate_limited');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     // Creating counts against the same budget as updating.
     expect((await flooder('POST', '/api/session', { json: { session_id: newId('more'), template: TEMPLATE } })).status).toBe(429);
     // Nothing was written by the refused request.
-    expect((await flooder<{ args: unknown }>('GET', `/api/session/${id}`)).body.args).toEqual({ v: 3 });
+    expect(bodyOf(await flooder('GET', `/api/session/${id}`), 'getPublicSession', 200).args).toEqual({ v: 3 });
 
     const neighbour = apiFrom(running.baseUrl, '127.0.0.3');
     expect((await neighbour('PUT', `/api/session/${id}`, { json: { args: { v: 'neighbour' } } })).status).toBe(200);
@@ -106,8 +102,8 @@ describeEachStore('authenticated write limits', (variant) => {
       await running.api('PUT', `/api/user/${alice}/session/s`, { json: { args: { v: 2 } }, headers: bearer(aliceToken) }),
     ];
     expect(writes.map((w) => w.status)).toEqual([201, 204, 204]);
-    const refused = await running.api<ErrorBody>('DELETE', `/api/user/${alice}/session/s`, { headers: bearer(aliceToken) });
-    expect(refused.status).toBe(429);
+    const refused = await running.api('DELETE', `/api/user/${alice}/session/s`, { headers: bearer(aliceToken) });
+    expectResponse(refused, 'deleteUserSession', 429);
     expect(refused.body.code).toBe('rate_limited');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(
@@ -141,8 +137,8 @@ describeEachStore('token before body', (variant) => {
         ['POST', `/api/user/${user}/session`],
         ['PUT', `/api/user/${user}/session/s`],
       ] as const) {
-        const res = await running.api<ErrorBody>(method, path, { body, headers: { 'content-type': type } });
-        expect(res.status, `${method} ${type} ${body.slice(0, 20)}`).toBe(401);
+        const res = await running.api(method, path, { body, headers: { 'content-type': type } });
+        expectResponse(res, method === 'POST' ? 'createUserSession' : 'updateUserSession', 401, `${method} ${type} ${body.slice(0, 20)}`);
         expect(res.body.code).toBe('token_missing');
         expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
       }
@@ -179,8 +175,11 @@ describeEachStore('render storms', (variant) => {
     expect(create.status).toBe(201);
     const victimStatuses = await Promise.all(
       Array.from({ length: 12 }, async (_, n) => {
-        const res = await victim<ErrorBody | { session_id: string }>('PUT', `/api/session/${id}`, { json: { args: { v: n } } });
-        if (res.status !== 200) expect((res.body as ErrorBody).code, JSON.stringify(res.body)).toBe('unavailable');
+        const res = await victim('PUT', `/api/session/${id}`, { json: { args: { v: n } } });
+        if (res.status !== 200) {
+          expectResponse(res, 'updatePublicSession', 503, JSON.stringify(res.body));
+          expect(res.body.code, JSON.stringify(res.body)).toBe('unavailable');
+        }
         return res.status;
       }),
     );
@@ -206,7 +205,7 @@ describe('worker out of memory', () => {
     const bomb =
       '{% assign s = "x" %}{% for i in (1..21) %}{% assign s = s | append: s %}{% endfor %}{% assign a = s | split: "" %}{% assign b = a | sort_natural: "x" %}{{ b | size }}';
     for (let attempt = 0; attempt < 20; attempt++) {
-      const res = await running.api<ErrorBody>('POST', '/api/session', {
+      const res = await running.api('POST', '/api/session', {
         json: { session_id: newId('oom'), template: bomb.repeat(2 + (attempt % 6)) },
       });
       expect([400, 503]).toContain(res.status);
@@ -226,10 +225,10 @@ describeEachStore('storage amplification', (variant) => {
   it('When a tiny request would render a megabyte of characters XML forbids, then it is 400 and nothing is stored', async () => {
     const id = newId('amp');
     const template = `<svg ${NS}>{% for i in (1..1000) %}{{ c }}{% endfor %}</svg>`;
-    const res = await running.api<ErrorBody>('POST', '/api/session', {
+    const res = await running.api('POST', '/api/session', {
       json: { session_id: id, template, args: { c: '\u0001'.repeat(1000) } },
     });
-    expect(res.status).toBe(400);
+    expectResponse(res, 'createPublicSession', 400);
     // The message names the bad character's position (tests/domain/renderer.test.ts checks it);
     // on a loaded machine the render may hit its time limit first, which is still the template's 400.
     expect(res.body.code).toBe('template_invalid');
@@ -237,10 +236,10 @@ describeEachStore('storage amplification', (variant) => {
   });
 
   it('When output is not an SVG document, then it is refused as template_invalid naming the cause', async () => {
-    const res = await running.api<ErrorBody>('POST', '/api/session', {
+    const res = await running.api('POST', '/api/session', {
       json: { session_id: newId('text'), template: 'hello {{ n }}', args: { n: 1 } },
     });
-    expect(res.status).toBe(400);
+    expectResponse(res, 'createPublicSession', 400);
     expect(res.body.code).toBe('template_invalid');
     expect(res.body.error).toMatch(/not a valid SVG document/);
   });
@@ -256,16 +255,18 @@ describe('embedded store memory budget', () => {
   it('When writes would take the embedded store past its budget, then they get 507 quota_exceeded and the service keeps answering', async () => {
     const big = 'y'.repeat(60_000);
     const statuses: number[] = [];
-    let refusal: { status: number; body: ErrorBody } | undefined;
+    let refusal: ApiResponse | undefined;
     for (let i = 0; i < 40 && !refusal; i++) {
-      const res = await running.api<ErrorBody>('POST', '/api/session', {
+      const res = await running.api('POST', '/api/session', {
         json: { session_id: newId('fill'), template: `<svg ${NS}><text>{{ b }}</text></svg>`, args: { b: big } },
       });
       statuses.push(res.status);
       if (res.status !== 201) refusal = res;
     }
     expect(refusal?.status).toBe(507);
-    expect(refusal?.body.code).toBe('quota_exceeded');
+    if (!refusal) throw new Error(`no write was refused: ${statuses.join(' ')}`);
+    expectResponse(refusal, 'createPublicSession', 507);
+    expect(refusal.body.code).toBe('quota_exceeded');
     // Budget reached after a handful of sessions, not after growing without bound.
     expect(statuses.filter((s) => s === 201).length).toBeLessThan(20);
     expect((await running.api('GET', '/healthz')).status).toBe(200);
@@ -295,14 +296,14 @@ describeEachStore('forged stream parts', (variant) => {
     const fake = `Content-Type: text/html\r\n\r\n<script>alert(1)</script>`;
     const forgeries = [`x\r\n--frame\r\n${fake}`, `x\n--frame\n${fake.replaceAll('\r\n', '\n')}`, `inline--frame${fake}`];
     for (const v of forgeries) {
-      const res = await running.api<ErrorBody>('PUT', `/api/session/${id}`, { json: { args: { v } } });
-      expect(res.status).toBe(400);
+      const res = await running.api('PUT', `/api/session/${id}`, { json: { args: { v } } });
+      expectResponse(res, 'updatePublicSession', 400);
       expect(res.body.code).toBe('template_invalid');
       expect(res.body.error).toContain('--frame');
     }
     for (const template of forgeries.map((f) => `<svg ${NS}><text>${f.replaceAll('<', '&lt;')}</text></svg>`)) {
-      const res = await running.api<ErrorBody>('POST', '/api/session', { json: { session_id: newId('forge-t'), template } });
-      expect(res.status).toBe(400);
+      const res = await running.api('POST', '/api/session', { json: { session_id: newId('forge-t'), template } });
+      expectResponse(res, 'createPublicSession', 400);
       expect(res.body.code).toBe('template_invalid');
     }
     expect((await running.api('PUT', `/api/session/${id}`, { json: { args: { v: 'after' } } })).status).toBe(200);
@@ -334,18 +335,19 @@ describeEachStore('live-session quota', (variant) => {
     const user = newId('quota');
     const token = await tokenFor(running.api, user);
     const create = (sessionId: string) =>
-      running.api<ErrorBody>('POST', `/api/user/${user}/session`, {
+      running.api('POST', `/api/user/${user}/session`, {
         json: { session_id: sessionId, template: TEMPLATE },
         headers: bearer(token),
       });
     expect([(await create('a')).status, (await create('b')).status, (await create('c')).status]).toEqual([201, 201, 201]);
     const refused = await create('d');
-    expect(refused.status).toBe(403);
+    expectResponse(refused, 'createUserSession', 403);
     expect(refused.body.code).toBe('quota_exceeded');
     expect((await running.api('GET', `/api/user/${user}/session/d`)).status).toBe(404);
-    const listed = await running.api<{ sessions: Array<{ session_id: string }> }>('GET', `/api/user/${user}/sessions`, {
+    const listed = await running.api('GET', `/api/user/${user}/sessions`, {
       headers: bearer(token),
     });
+    expectResponse(listed, 'listUserSessions', 200);
     expect(listed.body.sessions.map((s) => s.session_id).sort()).toEqual(['a', 'b', 'c']);
     expect((await running.api('DELETE', `/api/user/${user}/session/a`, { headers: bearer(token) })).status).toBe(204);
     expect((await create('d')).status).toBe(201);
@@ -390,7 +392,8 @@ describeEachStore('live-session quota', (variant) => {
       ),
     );
     expect(results.every((r) => r.status === 201 || r.status === 403)).toBe(true);
-    const listed = await running.api<{ sessions: unknown[] }>('GET', `/api/user/${user}/sessions`, { headers: bearer(token) });
+    const listed = await running.api('GET', `/api/user/${user}/sessions`, { headers: bearer(token) });
+    expectResponse(listed, 'listUserSessions', 200);
     expect(listed.body.sessions.length).toBeLessThanOrEqual(3);
     expect(listed.body.sessions.length).toBe(results.filter((r) => r.status === 201).length);
   });

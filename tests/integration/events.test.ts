@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { bearer, tokenFor } from '../helpers/auth.js';
-import { expectComponentSchema, expectContract, type ApiResponse } from '../helpers/contract.js';
+import { bodyOf, expectComponentSchema, expectContract, expectResponse, type ApiResponse } from '../helpers/contract.js';
 import { StreamReader } from '../helpers/multipart.js';
 import { parseEventStream, type ServerSentEvent } from '../helpers/sse.js';
 import { describeEachStore } from '../helpers/stores.js';
@@ -56,7 +56,7 @@ describeEachStore('data feed (/events)', (variant) => {
   async function publicSession(args: Record<string, unknown> = { v: 'start' }, extra: Record<string, unknown> = {}) {
     const id = newId('ev-pub');
     expect((await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args, ...extra } })).status).toBe(201);
-    return { id, path: `/api/session/${id}`, feed: `/events/${id}` };
+    return { id, path: `/api/session/${id}`, feed: `/events/${id}`, read: 'getPublicSession' as const };
   }
   async function userSession() {
     const user = newId('ev-user');
@@ -69,7 +69,7 @@ describeEachStore('data feed (/events)', (variant) => {
         })
       ).status,
     ).toBe(201);
-    return { user, auth, path: `/api/user/${user}/session/s`, feed: `/events/${user}/s` };
+    return { user, auth, path: `/api/user/${user}/session/s`, feed: `/events/${user}/s`, read: 'getUserSession' as const };
   }
   const etagOf = (res: ApiResponse) => res.headers.get('etag');
 
@@ -87,9 +87,10 @@ describeEachStore('data feed (/events)', (variant) => {
       const [update] = reader.updates;
       expectComponentSchema('SessionUpdateEvent', update);
       const read = await running.api('GET', s.path);
+      expectResponse(read, s.read, 200);
       expect(update?.args).toEqual(read.body.args);
       expect(update?.etag).toBe(etagOf(read));
-      if ('user' in s) expect(update?.expires_at).toBe(read.body.expires_at);
+      if ('user' in s) expect(update?.expires_at).toBe(bodyOf(read, 'getUserSession', 200).expires_at);
       expect(Date.parse(update?.expires_at ?? '')).toBeGreaterThan(Date.now());
       expect(Date.parse(update?.updated_at ?? '')).toBeLessThanOrEqual(Date.now());
     }
@@ -140,7 +141,7 @@ describeEachStore('data feed (/events)', (variant) => {
 
   it('When the session does not exist or the id is bad, then the feed answers a JSON error any origin may read', async () => {
     const missing = await running.api('GET', '/events/no-such-session');
-    expect(missing.status).toBe(404);
+    expectResponse(missing, 'getPublicSessionEvents', 404);
     expect(missing.body.code).toBe('not_found');
     expect(missing.headers.get('access-control-allow-origin')).toBe('*');
     expect((await running.api('GET', '/events/someone/no-such-session')).status).toBe(404);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { bearer, tokenFor } from '../helpers/auth.js';
-import type { ApiResponse } from '../helpers/contract.js';
+import { bodyOf, expectResponse, type ApiResponse } from '../helpers/contract.js';
 import { describeEachStore } from '../helpers/stores.js';
 
 const TEMPLATE = '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ v }}</text></svg>';
@@ -39,8 +39,24 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
       ).status,
     ).toBe(201);
     return [
-      { kind: 'public', path: `/api/session/${publicId}`, frame: `/frame/${publicId}`, auth: {} as Record<string, string>, ok: 200 },
-      { kind: 'user', path: `/api/user/${user}/session/s`, frame: `/frame/${user}/s`, auth, ok: 204 },
+      {
+        kind: 'public',
+        path: `/api/session/${publicId}`,
+        frame: `/frame/${publicId}`,
+        auth: {} as Record<string, string>,
+        ok: 200,
+        read: 'getPublicSession',
+        write: 'updatePublicSession',
+      },
+      {
+        kind: 'user',
+        path: `/api/user/${user}/session/s`,
+        frame: `/frame/${user}/s`,
+        auth,
+        ok: 204,
+        read: 'getUserSession',
+        write: 'updateUserSession',
+      },
     ] as const;
   }
   const etagOf = (res: ApiResponse) => res.headers.get('etag') ?? '';
@@ -68,7 +84,7 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
       const frameBefore = (await running.api('GET', s.frame)).text;
 
       const refused = await running.api('PUT', s.path, { json: { args: { v: 'lost update' } }, headers: { ...s.auth, 'if-match': stale } });
-      expect(refused.status, s.kind).toBe(412);
+      expectResponse(refused, s.write, 412, s.kind);
       expect(refused.body.code).toBe('precondition_failed');
       const after = await running.api('GET', s.path);
       expect(after.body, s.kind).toEqual(before.body);
@@ -89,7 +105,7 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
         const res = await put(tag, 'refused');
         expect(res.status, `${s.kind} If-Match: ${tag}`).toBe(412);
       }
-      expect((await running.api('GET', s.path)).body.args).toEqual({ v: 'listed' });
+      expect(bodyOf(await running.api('GET', s.path), s.read, 200).args).toEqual({ v: 'listed' });
     }
   });
 
@@ -114,6 +130,7 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
       ).toHaveLength(7);
       const winner = answers.findIndex((res) => res.status === s.ok);
       const after = await running.api('GET', s.path);
+      expectResponse(after, s.read, 200, s.kind);
       expect(after.body.args, s.kind).toEqual({ v: `writer ${winner}` });
       expect(etagOf(after), s.kind).toBe(answers[winner]?.headers.get('etag'));
     }
@@ -128,7 +145,7 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
         answers.map((res) => res.status),
         s.kind,
       ).toEqual([s.ok, s.ok, s.ok]);
-      expect(['w1', 'w2', 'w3'], s.kind).toContain((await running.api('GET', s.path)).body.args.v);
+      expect(['w1', 'w2', 'w3'], s.kind).toContain(bodyOf(await running.api('GET', s.path), s.read, 200).args.v);
     }
   });
 
@@ -137,9 +154,10 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
     const stale = etagOf(await running.api('GET', s.path));
     expect((await running.api('PUT', s.path, { json: { args: { v: 'newer' } }, headers: s.auth })).status).toBe(204);
     const refused = await running.api('DELETE', s.path, { headers: { ...s.auth, 'if-match': stale } });
-    expect(refused.status).toBe(412);
+    expectResponse(refused, 'deleteUserSession', 412);
     expect(refused.body.code).toBe('precondition_failed');
     const kept = await running.api('GET', s.path);
+    expectResponse(kept, s.read, 200);
     expect(kept.body.args).toEqual({ v: 'newer' });
     expect((await running.api('DELETE', s.path, { headers: { ...s.auth, 'if-match': etagOf(kept) } })).status).toBe(204);
     expect((await running.api('GET', s.path)).status).toBe(404);

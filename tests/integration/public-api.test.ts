@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
+import { bodyOf, expectResponse, expectStatus } from '../helpers/contract.js';
 import { describeEachStore } from '../helpers/stores.js';
 
 const TEMPLATE = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="30"><text x="4" y="20">{{ status }}</text></svg>';
@@ -16,35 +17,35 @@ describeEachStore('public session API', (variant) => {
   it('When a session is created, then it reads back with its template and args', async () => {
     const id = newId();
     const created = await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { status: 'ok' } } });
-    expect(created.status).toBe(201);
+    expectResponse(created, 'createPublicSession', 201);
     expect(created.body).toEqual({ session_id: id });
     const read = await running.api('GET', `/api/session/${id}`);
-    expect(read.status).toBe(200);
+    expectResponse(read, 'getPublicSession', 200);
     expect(read.body).toEqual({ session_id: id, template: TEMPLATE, args: { status: 'ok' } });
   });
 
   it('When args are omitted, then the session has empty args', async () => {
     const id = newId();
     await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE } });
-    expect((await running.api('GET', `/api/session/${id}`)).body.args).toEqual({});
+    expect(bodyOf(await running.api('GET', `/api/session/${id}`), 'getPublicSession', 200).args).toEqual({});
   });
 
   it('When the id is taken, then create answers 409 conflict and keeps the first session', async () => {
     const id = newId();
     await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { status: 'first' } } });
     const again = await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { status: 'second' } } });
-    expect(again.status).toBe(409);
+    expectResponse(again, 'createPublicSession', 409);
     expect(again.body.code).toBe('conflict');
-    expect((await running.api('GET', `/api/session/${id}`)).body.args).toEqual({ status: 'first' });
+    expect(bodyOf(await running.api('GET', `/api/session/${id}`), 'getPublicSession', 200).args).toEqual({ status: 'first' });
   });
 
   it('When updated, then args are replaced, the frame re-rendered and the TTL kept', async () => {
     const id = newId();
     await running.api('POST', '/api/session', { json: { session_id: id, template: TEMPLATE, args: { status: 'old' }, expire: '30m' } });
     const updated = await running.api('PUT', `/api/session/${id}`, { json: { args: { status: 'new' } } });
-    expect(updated.status).toBe(200);
+    expectResponse(updated, 'updatePublicSession', 200);
     expect(updated.body).toEqual({ session_id: id });
-    expect((await running.api('GET', `/api/session/${id}`)).body.args).toEqual({ status: 'new' });
+    expect(bodyOf(await running.api('GET', `/api/session/${id}`), 'getPublicSession', 200).args).toEqual({ status: 'new' });
     const frame = await running.api('GET', `/frame/${id}`);
     expect(frame.text).toContain('>new</text>');
     const session = await running.app.inject({ method: 'GET', url: `/api/session/${id}` });
@@ -64,7 +65,7 @@ describeEachStore('public session API', (variant) => {
       ['GET', `/stream/${id}`, undefined],
     ] as const) {
       const res = await running.api(method, path, { json });
-      expect(res.status, `${method} ${path}`).toBe(404);
+      expectStatus(res, 404, `${method} ${path}`);
       expect(res.body.code).toBe('not_found');
     }
   });
@@ -88,7 +89,7 @@ describeEachStore('public session API', (variant) => {
     }
     for (const expire of ['', '1y', '-5m', '0s', '5 m', '400d', 'soon']) {
       const res = await running.api('POST', '/api/session', { json: { session_id: newId(), template: TEMPLATE, expire } });
-      expect(res.status, JSON.stringify(expire)).toBe(400);
+      expectResponse(res, 'createPublicSession', 400, JSON.stringify(expire));
       expect(res.body.code).toBe('validation_failed');
     }
   });
@@ -133,7 +134,7 @@ describeEachStore('public session API', (variant) => {
         ['GET', `/stream/${id}`, undefined],
       ] as const) {
         const res = await running.api(method, path, { json });
-        expect(res.status, `${method} ${path}`).toBe(400);
+        expectStatus(res, 400, `${method} ${path}`);
         expect(res.body.code).toBe('validation_failed');
       }
       const decoded = decodeURIComponent(id);
@@ -149,7 +150,7 @@ describeEachStore('public session API', (variant) => {
 
   it('When the body is malformed, of the wrong type or too large, then it is a 4xx Error and nothing is written', async () => {
     const id = newId();
-    const cases: Array<{ body: string; headers?: Record<string, string>; status: number; code: string }> = [
+    const cases: Array<{ body: string; headers?: Record<string, string>; status: 400 | 413 | 415; code: string }> = [
       { body: '{"session_id":', status: 400, code: 'validation_failed' },
       { body: '', status: 400, code: 'validation_failed' },
       { body: '[]', status: 400, code: 'validation_failed' },
@@ -185,7 +186,7 @@ describeEachStore('public session API', (variant) => {
         body: c.body,
         headers: { 'content-type': 'application/json', ...c.headers },
       });
-      expect(res.status, c.body.slice(0, 60)).toBe(c.status);
+      expectResponse(res, 'createPublicSession', c.status, c.body.slice(0, 60));
       expect(res.body.code, c.body.slice(0, 60)).toBe(c.code);
     }
     expect((await running.api('GET', `/api/session/${id}`)).status).toBe(404);
@@ -198,7 +199,7 @@ describeEachStore('public session API', (variant) => {
       const res = await running.api('PUT', `/api/session/${id}`, { json });
       expect(res.status).toBe(400);
     }
-    expect((await running.api('GET', `/api/session/${id}`)).body.args).toEqual({ status: 'kept' });
+    expect(bodyOf(await running.api('GET', `/api/session/${id}`), 'getPublicSession', 200).args).toEqual({ status: 'kept' });
   });
 
   it('When the template is invalid or hostile, then create is 400 template_invalid and nothing is stored', async () => {
@@ -210,7 +211,7 @@ describeEachStore('public session API', (variant) => {
     ]) {
       const id = newId();
       const res = await running.api('POST', '/api/session', { json: { session_id: id, template } });
-      expect(res.status, template).toBe(400);
+      expectResponse(res, 'createPublicSession', 400, template);
       expect(res.body.code).toBe('template_invalid');
       expect((await running.api('GET', `/api/session/${id}`)).status).toBe(404);
     }
@@ -236,10 +237,11 @@ describeEachStore('public session API', (variant) => {
   });
 
   it('When ops endpoints are asked, then they answer per contract', async () => {
-    expect((await running.api('GET', '/healthz')).body).toEqual({ status: 'ok' });
-    expect((await running.api('GET', '/readyz')).body).toEqual({ status: 'ready', store: variant.name });
+    expect(bodyOf(await running.api('GET', '/healthz'), 'getHealth', 200)).toEqual({ status: 'ok' });
+    expect(bodyOf(await running.api('GET', '/readyz'), 'getReadiness', 200)).toEqual({ status: 'ready', store: variant.name });
     const doc = await running.api('GET', '/openapi.json');
-    expect(doc.body.paths['/api/session']).toBeDefined();
+    expectResponse(doc, 'getOpenApiDocument', 200);
+    expect(doc.body.paths).toHaveProperty(['/api/session']);
     const metrics = await running.api('GET', '/metrics');
     expect(metrics.text).toContain('realtime_svg_open_streams');
     const docs = await running.api('GET', '/docs');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { parseParts, readFirstWrite, StreamReader } from '../helpers/multipart.js';
 import { describeEachStore } from '../helpers/stores.js';
-import { expectContract } from '../helpers/contract.js';
+import { expectContract, expectResponse } from '../helpers/contract.js';
 
 const TEMPLATE = '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ status }}</text></svg>';
 const svgOf = (status: string) => TEMPLATE.replace('{{ status }}', status);
@@ -158,7 +158,7 @@ describeEachStore('live streams', (variant) => {
     const id = await create('x');
     for (const query of ['keep_alive=999', 'keep_alive=abc', 'double_frame=maybe']) {
       const res = await running.api('GET', `/stream/${id}?${query}`);
-      expect(res.status, query).toBe(400);
+      expectResponse(res, 'streamPublicSession', 400, query);
       expect(res.body.code).toBe('validation_failed');
     }
   });
