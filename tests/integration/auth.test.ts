@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { EmbeddedStore } from '../../src/store/embedded-store.js';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { PASSWORD } from '../helpers/auth.js';
+import { expectResponse } from '../helpers/contract.js';
 import { describeEachStore } from '../helpers/stores.js';
 
 let seq = 0;
@@ -37,7 +38,7 @@ describeEachStore('auth', (variant) => {
     const user = newUser();
     const before = Math.floor(Date.now() / 1000);
     const res = await login(user);
-    expect(res.status).toBe(200);
+    expectResponse(res, 'issueToken', 200);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.body.token_type).toBe('Bearer');
     expect(res.body.expires_in).toBe(86400);
@@ -64,6 +65,7 @@ describeEachStore('auth', (variant) => {
   it('When ttl_seconds is given, then it bounds the token; out of range or a short password is 400', async () => {
     const user = newUser();
     const res = await login(user, PASSWORD, { ttl_seconds: 60 });
+    expectResponse(res, 'issueToken', 200);
     expect(res.body.expires_in).toBe(60);
     for (const extra of [{ ttl_seconds: 59 }, { ttl_seconds: 2_592_001 }, { ttl_seconds: '600' }]) {
       expect((await login(user, PASSWORD, extra)).status, JSON.stringify(extra)).toBe(400);
@@ -78,7 +80,7 @@ describeEachStore('auth', (variant) => {
     expect((await login(user)).status).toBe(200);
     for (let i = 0; i < 3; i++) expect((await login(user, 'wrong password')).status).toBe(401);
     const limited = await login(user);
-    expect(limited.status).toBe(429);
+    expectResponse(limited, 'issueToken', 429);
     expect(limited.body.code).toBe('rate_limited');
     const retryAfter = Number(limited.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
@@ -88,6 +90,8 @@ describeEachStore('auth', (variant) => {
   it('When the JWKS is fetched, then both paths give only public members with Cache-Control', async () => {
     const a = await running.api('GET', '/.well-known/jwks.json');
     const b = await running.api('GET', '/api/auth/jwks');
+    expectResponse(a, 'getJwks', 200);
+    expectResponse(b, 'getJwksAlias', 200);
     expect(a.body).toEqual(b.body);
     expect(a.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/);
     expect(a.body.keys.length).toBeGreaterThanOrEqual(1);
@@ -179,6 +183,7 @@ describeEachStore('auth failures under concurrency', (variant) => {
     expect(count(statuses, 401)).toBe(LIMIT_PER_USER);
     expect(count(statuses, 429)).toBe(50 - LIMIT_PER_USER);
     for (const refused of answers.filter((a) => a.status === 429)) {
+      expectResponse(refused, 'issueToken', 429);
       expect(refused.body.code).toBe('rate_limited');
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     }

@@ -4,6 +4,7 @@ import { EmbeddedStore } from '../../src/store/embedded-store.js';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { bearer, TokenForge, tokenFor } from '../helpers/auth.js';
 import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
+import { expectResponse, expectStatus } from '../helpers/contract.js';
 
 const TEMPLATE = '<svg xmlns="http://www.w3.org/2000/svg" width="60" height="20"><text y="15">{{ v }}</text></svg>';
 
@@ -57,7 +58,7 @@ describe('HTTP edges', () => {
         ];
         for (const [method, path, json] of requests) {
           const res = await running.api(method, path, { json });
-          expect(res.status, `${method} ${path.slice(0, 40)}…`).toBe(400);
+          expectStatus(res, 400, `${method} ${path.slice(0, 40)}…`);
           expect(res.body.code).toBe('validation_failed');
           expect(res.text).not.toContain(long);
         }
@@ -117,7 +118,7 @@ describe('HTTP edges', () => {
     it('When no token is sent, then the 401 challenges with Bearer and the realm only', async () => {
       for (const headers of [{}, { authorization: 'Basic ZWRnZTpwdw==' }] as Array<Record<string, string>>) {
         const res = await write(headers);
-        expect(res.status).toBe(401);
+        expectResponse(res, 'updateUserSession', 401);
         expect(res.body.code).toBe('token_missing');
         expect(res.headers.get('www-authenticate')).toBe('Bearer realm="realtime-svg"');
       }
@@ -133,7 +134,7 @@ describe('HTTP edges', () => {
       ];
       for (const [badToken, code] of cases) {
         const res = await write(bearer(badToken));
-        expect(res.status, code).toBe(401);
+        expectResponse(res, 'updateUserSession', 401, code);
         expect(res.body.code).toBe(code);
         const challenge = res.headers.get('www-authenticate') ?? '';
         expect(challenge).toMatch(
@@ -146,7 +147,7 @@ describe('HTTP edges', () => {
 
     it('When a password is wrong, then the 401 still carries a challenge (every 401 must), without a token error', async () => {
       const res = await running.api('POST', '/api/auth/token', { json: { user_id: 'edge', password: 'not the password' } });
-      expect(res.status).toBe(401);
+      expectResponse(res, 'issueToken', 401);
       expect(res.body.code).toBe('invalid_credentials');
       expect(res.headers.get('www-authenticate')).toBe('Bearer realm="realtime-svg"');
     });

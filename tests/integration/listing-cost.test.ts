@@ -8,7 +8,7 @@ import { RedisStore } from '../../src/store/redis-store.js';
 import type { Store } from '../../src/store/store.js';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { bearer, tokenFor } from '../helpers/auth.js';
-import type { ApiResponse } from '../helpers/contract.js';
+import { expectResponse, type ApiResponse } from '../helpers/contract.js';
 import { describeEachStore } from '../helpers/stores.js';
 
 const TEMPLATE = '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ v }}</text></svg>';
@@ -201,8 +201,8 @@ describeEachStore('listing cost', (variant) => {
       const res: ApiResponse = await running.api('GET', `/api/user/${user}/sessions?limit=1${cursor ? `&cursor=${cursor}` : ''}`, {
         headers: auth,
       });
-      expect(res.status).toBe(200);
-      seen.push(...res.body.sessions.map((s: { session_id: string }) => s.session_id));
+      expectResponse(res, 'listUserSessions', 200);
+      seen.push(...res.body.sessions.map((s) => s.session_id));
       cursor = res.body.next_cursor;
       expect(++requests).toBeLessThan(100);
     } while (cursor);
@@ -224,9 +224,9 @@ describeEachStore('listing cost', (variant) => {
           work.reset();
           const query = `limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`;
           const res: ApiResponse = await running.api('GET', `/api/user/${user}/sessions?${query}`, { headers: auth });
-          expect(res.status).toBe(200);
+          expectResponse(res, 'listUserSessions', 200);
           expect(res.body.sessions.length).toBeLessThanOrEqual(limit);
-          seen.push(...res.body.sessions.map((s: { session_id: string }) => s.session_id));
+          seen.push(...res.body.sessions.map((s) => s.session_id));
           costs.push({ ...work.cost });
           cursor = res.body.next_cursor;
           // A request that examines too little would never finish; this bounds the test, not the service.
@@ -249,8 +249,9 @@ describeEachStore('listing cost', (variant) => {
       expect((await store.indexPage(key, EXPIRED)).map((e) => e.member)).toEqual(liveNewestFirst);
       // With the expired entries gone, one page of LIVE holds them all and says it is the last.
       const again = await running.api('GET', `/api/user/${user}/sessions?limit=${LIVE}`, { headers: auth });
+      expectResponse(again, 'listUserSessions', 200);
       expect(again.body).toMatchObject({ next_cursor: null });
-      expect(again.body.sessions.map((s: { session_id: string }) => s.session_id)).toEqual(liveNewestFirst);
+      expect(again.body.sessions.map((s) => s.session_id)).toEqual(liveNewestFirst);
     }, 120_000);
   }
 });

@@ -4,6 +4,7 @@ import { EmbeddedStore } from '../../src/store/embedded-store.js';
 import type { Store } from '../../src/store/store.js';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { bearer, TokenForge, tokenFor } from '../helpers/auth.js';
+import { bodyOf, expectResponse } from '../helpers/contract.js';
 import { describeEachStore } from '../helpers/stores.js';
 
 const TEMPLATE = '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ v }}</text></svg>';
@@ -35,7 +36,7 @@ describeEachStore('hostile tokens', (variant) => {
 
   /** Everything a write could change: the session as read (minus the ticking ttl), its frame, and for Redis the stored bytes. */
   async function snapshot(): Promise<string> {
-    const { ttl: _ttl, ...session } = (await running.api('GET', path)).body;
+    const { ttl: _ttl, ...session } = bodyOf(await running.api('GET', path), 'getUserSession', 200);
     const frame = (await running.api('GET', `/frame/${owner}/target`)).text;
     const stored = variant.redis() ? await variant.redis()!.client.get(`user:${owner}:session:target`) : '';
     return JSON.stringify([session, frame, stored]);
@@ -108,7 +109,7 @@ describeEachStore('hostile tokens', (variant) => {
     expect(cases.length).toBeGreaterThanOrEqual(25);
     for (const [name, headers, code] of cases) {
       const put = await running.api('PUT', path, { json: { args: { v: `pwned by ${name}` } }, headers });
-      expect(put.status, name).toBe(401);
+      expectResponse(put, 'updateUserSession', 401, name);
       expect(put.body.code, name).toBe(code);
       const del = await running.api('DELETE', path, { headers });
       expect(del.status, name).toBe(401);
@@ -119,7 +120,7 @@ describeEachStore('hostile tokens', (variant) => {
   it('When a valid token of another user writes, then it is 403 and nothing changes', async () => {
     const before = await snapshot();
     const put = await running.api('PUT', path, { json: { args: { v: 'mallory was here' } }, headers: bearer(otherToken) });
-    expect(put.status).toBe(403);
+    expectResponse(put, 'updateUserSession', 403);
     expect(put.body.code).toBe('forbidden');
     expect((await running.api('DELETE', path, { headers: bearer(otherToken) })).status).toBe(403);
     expect(
@@ -141,6 +142,6 @@ describeEachStore('hostile tokens', (variant) => {
       headers: bearer(forge.rs256(forge.header(), forge.claims(owner))),
     });
     expect(put.status).toBe(204);
-    expect((await running.api('GET', path)).body.args).toEqual({ v: 'legit' });
+    expect(bodyOf(await running.api('GET', path), 'getUserSession', 200).args).toEqual({ v: 'legit' });
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
-import type { ApiResponse } from '../helpers/contract.js';
+import { bodyOf, expectResponse, type ApiResponse } from '../helpers/contract.js';
 import { bearer, tokenFor } from '../helpers/auth.js';
 import { StreamReader } from '../helpers/multipart.js';
 import { describeEachStore } from '../helpers/stores.js';
@@ -36,12 +36,12 @@ describeEachStore('user-owned sessions', (variant) => {
     const { user, create } = await owner();
     const before = Date.now();
     const created = await create('dash', { expire_seconds: 600 });
-    expect(created.status).toBe(201);
+    expectResponse(created, 'createUserSession', 201);
     expect(created.body).toMatchObject({ user_id: user, session_id: 'dash', stream_url: `/stream/${user}/dash` });
     const expiresAt = Date.parse(created.body.expires_at);
     expect(expiresAt).toBeGreaterThanOrEqual(before + 600_000);
     const read = await running.api('GET', `/api/user/${user}/session/dash`);
-    expect(read.status).toBe(200);
+    expectResponse(read, 'getUserSession', 200);
     expect(read.body).toMatchObject({
       user_id: user,
       session_id: 'dash',
@@ -60,7 +60,7 @@ describeEachStore('user-owned sessions', (variant) => {
   it('When expire_seconds is omitted, then the session lives 3600 s; out of range is 400', async () => {
     const { user, create } = await owner();
     await create('default');
-    expect((await running.api('GET', `/api/user/${user}/session/default`)).body.ttl).toBeGreaterThan(3590);
+    expect(bodyOf(await running.api('GET', `/api/user/${user}/session/default`), 'getUserSession', 200).ttl).toBeGreaterThan(3590);
     for (const expire_seconds of [0, 31_536_001, '60'])
       expect((await create(`bad-${String(expire_seconds)}`, { expire_seconds })).status).toBe(400);
   });
@@ -72,11 +72,13 @@ describeEachStore('user-owned sessions', (variant) => {
     readers.push(reader);
     await reader.until((r) => r.parsed.parts.length === 1);
     const before = await running.api('GET', `/api/user/${user}/session/live`);
+    expectResponse(before, 'getUserSession', 200);
     const put = await running.api('PUT', `/api/user/${user}/session/live`, { json: { args: { v: 'updated' } }, headers: auth });
     expect(put.status).toBe(204);
     expect(put.text).toBe('');
     await reader.until((r) => r.parsed.parts.at(-1)?.body === svgOf('updated'));
     const after = await running.api('GET', `/api/user/${user}/session/live`);
+    expectResponse(after, 'getUserSession', 200);
     expect(after.body.args).toEqual({ v: 'updated' });
     expect(after.body.expires_at).toBe(before.body.expires_at);
     expect(Date.parse(after.body.updated_at)).toBeGreaterThan(Date.parse(before.body.updated_at));
@@ -87,6 +89,7 @@ describeEachStore('user-owned sessions', (variant) => {
       headers: auth,
     });
     const changed = await running.api('GET', `/api/user/${user}/session/live`);
+    expectResponse(changed, 'getUserSession', 200);
     expect(changed.body.template).toBe(newTemplate);
     expect(changed.body.ttl).toBeGreaterThan(7100);
     await reader.until((r) => r.parsed.parts.at(-1)?.body === '<svg xmlns="http://www.w3.org/2000/svg"><b>LOUD</b></svg>');
@@ -110,7 +113,7 @@ describeEachStore('user-owned sessions', (variant) => {
     const { create } = await owner();
     expect((await create('twice')).status).toBe(201);
     const again = await create('twice');
-    expect(again.status).toBe(409);
+    expectResponse(again, 'createUserSession', 409);
     expect(again.body.code).toBe('conflict');
   });
 
@@ -122,9 +125,11 @@ describeEachStore('user-owned sessions', (variant) => {
     await bob.create(shared, { args: { v: 'bob' } });
     await running.api('POST', '/api/session', { json: { session_id: shared, template: TEMPLATE, args: { v: 'public' } } });
     await running.api('PUT', `/api/user/${alice.user}/session/${shared}`, { json: { args: { v: 'alice2' } }, headers: alice.auth });
-    expect((await running.api('GET', `/api/user/${alice.user}/session/${shared}`)).body.args).toEqual({ v: 'alice2' });
-    expect((await running.api('GET', `/api/user/${bob.user}/session/${shared}`)).body.args).toEqual({ v: 'bob' });
-    expect((await running.api('GET', `/api/session/${shared}`)).body.args).toEqual({ v: 'public' });
+    expect(bodyOf(await running.api('GET', `/api/user/${alice.user}/session/${shared}`), 'getUserSession', 200).args).toEqual({
+      v: 'alice2',
+    });
+    expect(bodyOf(await running.api('GET', `/api/user/${bob.user}/session/${shared}`), 'getUserSession', 200).args).toEqual({ v: 'bob' });
+    expect(bodyOf(await running.api('GET', `/api/session/${shared}`), 'getPublicSession', 200).args).toEqual({ v: 'public' });
     expect((await running.api('GET', `/frame/${shared}`)).text).toBe(svgOf('public'));
   });
 
@@ -141,16 +146,17 @@ describeEachStore('user-owned sessions', (variant) => {
       const res: ApiResponse = await running.api('GET', `/api/user/${alice.user}/sessions?limit=3${cursor ? `&cursor=${cursor}` : ''}`, {
         headers: alice.auth,
       });
-      expect(res.status).toBe(200);
+      expectResponse(res, 'listUserSessions', 200);
       expect(res.body.sessions.length).toBeLessThanOrEqual(3);
       for (const s of res.body.sessions) expect(s.ttl).toBeGreaterThan(0);
-      seen.push(...res.body.sessions.map((s: { session_id: string }) => s.session_id));
+      seen.push(...res.body.sessions.map((s) => s.session_id));
       cursor = res.body.next_cursor;
       pages++;
     } while (cursor);
     expect(pages).toBe(3);
     expect(seen).toEqual([...ids].reverse());
     const all = await running.api('GET', `/api/user/${alice.user}/sessions`, { headers: alice.auth });
+    expectResponse(all, 'listUserSessions', 200);
     expect(all.body.next_cursor).toBeNull();
     expect(all.body.sessions).toHaveLength(7);
   });
@@ -173,7 +179,8 @@ describeEachStore('user-owned sessions', (variant) => {
       .poll(async () => (await running.api('GET', `/api/user/${alice.user}/session/brief`)).status, { timeout: 4000, interval: 100 })
       .toBe(404);
     const list = await running.api('GET', `/api/user/${alice.user}/sessions`, { headers: alice.auth });
-    expect(list.body.sessions.map((s: { session_id: string }) => s.session_id)).toEqual(['lasting']);
+    expectResponse(list, 'listUserSessions', 200);
+    expect(list.body.sessions.map((s) => s.session_id)).toEqual(['lasting']);
     if (variant.redis()) expect(await variant.redis()!.client.zrange(`user:${alice.user}:sessions`, '0', '-1')).toEqual(['lasting']);
   });
 
