@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { bearer, PASSWORD, tokenFor } from '../helpers/auth.js';
 import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
+import { bodyOf, expectResponse } from '../helpers/contract.js';
 
 describe.runIf(chromiumAvailable())('web UI in headless Chromium', () => {
   let running: RunningApp;
@@ -234,7 +235,7 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
 
   it('When the owner extends the lifetime, then the session lives that much longer and the page shows the new expiry', async () => {
     await createUserSession('extend-me');
-    const before = (await running.api('GET', '/api/user/lin/session/extend-me')).body.ttl as number;
+    const before = bodyOf(await running.api('GET', '/api/user/lin/session/extend-me'), 'getUserSession', 200).ttl;
     expect(before).toBeLessThanOrEqual(3600);
     const page = await newPage({ loggedIn: true });
     await openSession(page, 'lin/extend-me');
@@ -246,6 +247,7 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     // Its own write, announced by the feed too, is not taken for someone else's.
     expect(await page.textContent('#update-message')).not.toContain('Someone else');
     const after = await running.api('GET', '/api/user/lin/session/extend-me');
+    expectResponse(after, 'getUserSession', 200);
     expect(after.body.ttl).toBeGreaterThan(600_000);
     // Extending sends the stored args again, never the editor's unsaved text.
     expect(after.body.args).toEqual({ status: 'one' });
@@ -452,7 +454,7 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     expect(await page.textContent('#update-message')).toContain('nothing was saved');
     expect(await page.textContent('#conflict-text')).toContain('nothing of theirs was overwritten');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('conflict-reload');
-    expect((await running.api('GET', '/api/user/lin/session/stale')).body.args).toEqual({ status: 'theirs' });
+    expect(bodyOf(await running.api('GET', '/api/user/lin/session/stale'), 'getUserSession', 200).args).toEqual({ status: 'theirs' });
 
     await page.click('#conflict-reload');
     await expect.poll(async () => JSON.parse(await page.inputValue('#args'))).toEqual({ status: 'theirs' });
@@ -474,7 +476,9 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     await expect.poll(() => page.isVisible('#conflict')).toBe(true);
     await page.click('#conflict-overwrite');
     await expect.poll(() => page.textContent('#update-message')).toContain('Updated');
-    expect((await running.api('GET', '/api/user/lin/session/stale-overwrite')).body.args).toEqual({ status: 'mine' });
+    expect(bodyOf(await running.api('GET', '/api/user/lin/session/stale-overwrite'), 'getUserSession', 200).args).toEqual({
+      status: 'mine',
+    });
   });
 
   it('When the session is deleted elsewhere, then the open page says so and stops offering to write', async () => {

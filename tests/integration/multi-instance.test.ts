@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/paths.js';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { bearer, TokenForge, tokenFor } from '../helpers/auth.js';
+import { bodyOf } from '../helpers/contract.js';
 import { StreamReader } from '../helpers/multipart.js';
 import { redisAvailable, startRedis, type ThrowawayRedis } from '../helpers/redis-server.js';
 
@@ -37,8 +38,8 @@ describe.runIf(redisAvailable())('several instances on one Redis', () => {
   const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
   it('When instances start together, then they publish one and the same key', async () => {
-    const sets = await Promise.all(apps.map(async (a) => (await a.api('GET', '/.well-known/jwks.json')).body));
-    expect(sets[0].keys).toHaveLength(1);
+    const sets = await Promise.all(apps.map(async (a) => bodyOf(await a.api('GET', '/.well-known/jwks.json'), 'getJwks', 200)));
+    expect(sets[0]?.keys).toHaveLength(1);
     expect(sets[1]).toEqual(sets[0]);
     expect(sets[2]).toEqual(sets[0]);
   });
@@ -97,7 +98,7 @@ describe.runIf(redisAvailable())('several instances on one Redis', () => {
   it('When keys are rotated with npm run keys:rotate -- --now, then old tokens keep working and new instances sign with the new key', async () => {
     const [a] = apps as [RunningApp];
     const oldToken = await tokenFor(a.api, 'frank');
-    const oldKid = (await a.api('GET', '/.well-known/jwks.json')).body.keys[0].kid;
+    const oldKid = bodyOf(await a.api('GET', '/.well-known/jwks.json'), 'getJwks', 200).keys[0]?.kid;
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/rotate-keys.ts', '--now'], {
       cwd: projectRoot,
       env: { ...process.env, REDIS_URL: redis.url },
@@ -106,7 +107,9 @@ describe.runIf(redisAvailable())('several instances on one Redis', () => {
     expect(rotated).toMatchObject({ rotated: true, retired: oldKid });
     const d = await startApp({ config: { REDIS_URL: redis.url } });
     apps.push(d);
-    const jwks = (await d.api('GET', '/api/auth/jwks')).body.keys.map((k: { kid: string }) => k.kid).sort();
+    const jwks = bodyOf(await d.api('GET', '/api/auth/jwks'), 'getJwksAlias', 200)
+      .keys.map((k) => k.kid)
+      .sort();
     expect(jwks).toEqual([oldKid, rotated.kid].sort());
     const newToken = await tokenFor(d.api, 'frank');
     expect(JSON.parse(Buffer.from(newToken.split('.')[0]!, 'base64url').toString()).kid).toBe(rotated.kid);

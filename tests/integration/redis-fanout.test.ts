@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
+import { expectStatus } from '../helpers/contract.js';
 import { StreamReader } from '../helpers/multipart.js';
 import { redisAvailable, startRedis, type ThrowawayRedis } from '../helpers/redis-server.js';
 
@@ -83,7 +84,7 @@ describe.runIf(redisAvailable())('when Redis goes away', () => {
         ['POST', '/api/auth/token', { user_id: 'someone', password: 'long enough' }],
       ] as const) {
         const res = await app.api(method, path, { json });
-        expect(res.status, `${method} ${path}`).toBe(503);
+        expectStatus(res, 503, `${method} ${path}`);
         expect(res.body.code).toBe('unavailable');
       }
     } finally {

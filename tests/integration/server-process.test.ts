@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/paths.js';
-import { apiClient } from '../helpers/contract.js';
+import { apiClient, bodyOf } from '../helpers/contract.js';
 import { StreamReader } from '../helpers/multipart.js';
 import { freePort } from '../helpers/redis-server.js';
 
@@ -71,7 +71,7 @@ describe('the server process', () => {
     await server.listening;
     const api = apiClient(`http://127.0.0.1:${port}`);
     const login = await api('POST', '/api/auth/token', { json: { user_id: 'logged', password: 'a long password' } });
-    const token = login.body.token as string;
+    const token = bodyOf(login, 'issueToken', 200).token;
     expect(
       (
         await api('POST', '/api/user/logged/session', {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
-import type { ApiResponse } from '../helpers/contract.js';
+import { expectResponse, expectStatus, type ApiResponse } from '../helpers/contract.js';
 import { StreamReader } from '../helpers/multipart.js';
 import { redisAvailable, startRedis, type ThrowawayRedis } from '../helpers/redis-server.js';
 
@@ -27,7 +27,7 @@ async function answered<T>(request: Promise<ApiResponse<T>>): Promise<ApiRespons
 }
 
 function expectUnavailable(res: ApiResponse, what: string): void {
-  expect(res.status, what).toBe(503);
+  expectStatus(res, 503, what);
   expect(res.body.code, what).toBe('unavailable');
   expect(Number(res.headers.get('retry-after')), `${what}: Retry-After`).toBeGreaterThanOrEqual(1);
 }
@@ -123,6 +123,7 @@ describe.runIf(redisAvailable())('store faults: a stalled, stopped and restarted
     expect(viewer.ended).toBe(false);
     expect(viewer.parsed.closed).toBe(false);
     const session = await app.api('GET', '/api/session/kept');
+    expectResponse(session, 'getPublicSession', 200);
     expect(session.body.args).toEqual({ n: 3 });
   });
 
