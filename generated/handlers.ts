@@ -9,23 +9,400 @@ type Defined<T> = [T] extends [undefined] ? Record<string, never> : Exclude<T, u
 type Part<O, K extends string> = O extends { parameters: infer P } ? (K extends keyof P ? Defined<P[K]> : Record<string, never>) : Record<string, never>;
 type JsonBody<O> = O extends { requestBody: { content: { 'application/json': infer B } } } ? B : O extends { requestBody?: { content: { 'application/json': infer B } } } ? B | undefined : undefined;
 type ContentOf<R> = R extends { content: infer C } ? C[keyof C] : undefined;
+/** What validation hands the handler: the members with a contract default are always there. */
+type Validated<T, K extends string> = [K] extends [never] ? T : T extends object ? T & { [P in K & keyof T]-?: Exclude<T[P], undefined> } : T;
 
-/** Fastify route generics of an operation: params, query, headers and body exactly as the contract declares them. */
-export interface RouteOf<K extends OperationId> {
-  Params: Part<operations[K], 'path'>;
-  Querystring: Part<operations[K], 'query'>;
-  Headers: Part<operations[K], 'header'>;
-  Body: JsonBody<operations[K]>;
+/**
+ * Fastify route generics of an operation: params, query, headers and body as
+ * validation leaves them. The contract types (./types.ts, the SDK) keep a
+ * member with a default optional, since callers may omit it; here it is
+ * required, because validation has filled it in.
+ */
+export interface Routes {
+  createPublicSession: {
+    Params: Validated<Part<operations['createPublicSession'], 'path'>, never>;
+    Querystring: Validated<Part<operations['createPublicSession'], 'query'>, never>;
+    Headers: Validated<Part<operations['createPublicSession'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['createPublicSession']>, 'expire'>;
+  };
+  createUserSession: {
+    Params: Validated<Part<operations['createUserSession'], 'path'>, never>;
+    Querystring: Validated<Part<operations['createUserSession'], 'query'>, never>;
+    Headers: Validated<Part<operations['createUserSession'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['createUserSession']>, 'expire_seconds'>;
+  };
+  deleteUserSession: {
+    Params: Validated<Part<operations['deleteUserSession'], 'path'>, never>;
+    Querystring: Validated<Part<operations['deleteUserSession'], 'query'>, never>;
+    Headers: Validated<Part<operations['deleteUserSession'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['deleteUserSession']>, never>;
+  };
+  getApiReference: {
+    Params: Validated<Part<operations['getApiReference'], 'path'>, never>;
+    Querystring: Validated<Part<operations['getApiReference'], 'query'>, never>;
+    Headers: Validated<Part<operations['getApiReference'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['getApiReference']>, never>;
+  };
+  getHealth: {
+    Params: Validated<Part<operations['getHealth'], 'path'>, never>;
+    Querystring: Validated<Part<operations['getHealth'], 'query'>, never>;
+    Headers: Validated<Part<operations['getHealth'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['getHealth']>, never>;
+  };
+  getJwks: {
+    Params: Validated<Part<operations['getJwks'], 'path'>, never>;
+    Querystring: Validated<Part<operations['getJwks'], 'query'>, never>;
+    Headers: Validated<Part<operations['getJwks'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['getJwks']>, never>;
+  };
+  getJwksAlias: {
+    Params: Validated<Part<operations['getJwksAlias'], 'path'>, never>;
+    Querystring: Validated<Part<operations['getJwksAlias'], 'query'>, never>;
+    Headers: Validated<Part<operations['getJwksAlias'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['getJwksAlias']>, never>;
+  };
+  getMetrics: {
+    Params: Validated<Part<operations['getMetrics'], 'path'>, never>;
+    Querystring: Validated<Part<operations['getMetrics'], 'query'>, never>;
+    Headers: Validated<Part<operations['getMetrics'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['getMetrics']>, never>;
+  };
+  getOpenApiDocument: {
+    Params: Validated<Part<operations['getOpenApiDocument'], 'path'>, never>;
+    Querystring: Validated<Part<operations['getOpenApiDocument'], 'query'>, never>;
+    Headers: Validated<Part<operations['getOpenApiDocument'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['getOpenApiDocument']>, never>;
+  };
+  getPublicSession: {
+    Params: Validated<Part<operations['getPublicSession'], 'path'>, never>;
+    Querystring: Validated<Part<operations['getPublicSession'], 'query'>, never>;
+    Headers: Validated<Part<operations['getPublicSession'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['getPublicSession']>, never>;
+  };
+  getPublicSessionEvents: {
+    Params: Validated<Part<operations['getPublicSessionEvents'], 'path'>, never>;
+    Querystring: Validated<Part<operations['getPublicSessionEvents'], 'query'>, 'keep_alive'>;
+    Headers: Validated<Part<operations['getPublicSessionEvents'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['getPublicSessionEvents']>, never>;
+  };
+  getPublicSessionFrame: {
+    Params: Validated<Part<operations['getPublicSessionFrame'], 'path'>, never>;
+    Querystring: Validated<Part<operations['getPublicSessionFrame'], 'query'>, never>;
+    Headers: Validated<Part<operations['getPublicSessionFrame'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['getPublicSessionFrame']>, never>;
+  };
+  getReadiness: {
+    Params: Validated<Part<operations['getReadiness'], 'path'>, never>;
+    Querystring: Validated<Part<operations['getReadiness'], 'query'>, never>;
+    Headers: Validated<Part<operations['getReadiness'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['getReadiness']>, never>;
+  };
+  getUserSession: {
+    Params: Validated<Part<operations['getUserSession'], 'path'>, never>;
+    Querystring: Validated<Part<operations['getUserSession'], 'query'>, never>;
+    Headers: Validated<Part<operations['getUserSession'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['getUserSession']>, never>;
+  };
+  getUserSessionEvents: {
+    Params: Validated<Part<operations['getUserSessionEvents'], 'path'>, never>;
+    Querystring: Validated<Part<operations['getUserSessionEvents'], 'query'>, 'keep_alive'>;
+    Headers: Validated<Part<operations['getUserSessionEvents'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['getUserSessionEvents']>, never>;
+  };
+  getUserSessionFrame: {
+    Params: Validated<Part<operations['getUserSessionFrame'], 'path'>, never>;
+    Querystring: Validated<Part<operations['getUserSessionFrame'], 'query'>, never>;
+    Headers: Validated<Part<operations['getUserSessionFrame'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['getUserSessionFrame']>, never>;
+  };
+  issueToken: {
+    Params: Validated<Part<operations['issueToken'], 'path'>, never>;
+    Querystring: Validated<Part<operations['issueToken'], 'query'>, never>;
+    Headers: Validated<Part<operations['issueToken'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['issueToken']>, 'ttl_seconds'>;
+  };
+  listUserSessions: {
+    Params: Validated<Part<operations['listUserSessions'], 'path'>, never>;
+    Querystring: Validated<Part<operations['listUserSessions'], 'query'>, 'limit'>;
+    Headers: Validated<Part<operations['listUserSessions'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['listUserSessions']>, never>;
+  };
+  renderPreview: {
+    Params: Validated<Part<operations['renderPreview'], 'path'>, never>;
+    Querystring: Validated<Part<operations['renderPreview'], 'query'>, never>;
+    Headers: Validated<Part<operations['renderPreview'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['renderPreview']>, never>;
+  };
+  streamPublicSession: {
+    Params: Validated<Part<operations['streamPublicSession'], 'path'>, never>;
+    Querystring: Validated<Part<operations['streamPublicSession'], 'query'>, 'keep_alive' | 'double_frame' | 'as_bot'>;
+    Headers: Validated<Part<operations['streamPublicSession'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['streamPublicSession']>, never>;
+  };
+  streamUserSession: {
+    Params: Validated<Part<operations['streamUserSession'], 'path'>, never>;
+    Querystring: Validated<Part<operations['streamUserSession'], 'query'>, 'keep_alive' | 'double_frame' | 'as_bot'>;
+    Headers: Validated<Part<operations['streamUserSession'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['streamUserSession']>, never>;
+  };
+  updatePublicSession: {
+    Params: Validated<Part<operations['updatePublicSession'], 'path'>, never>;
+    Querystring: Validated<Part<operations['updatePublicSession'], 'query'>, never>;
+    Headers: Validated<Part<operations['updatePublicSession'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['updatePublicSession']>, never>;
+  };
+  updateUserSession: {
+    Params: Validated<Part<operations['updateUserSession'], 'path'>, never>;
+    Querystring: Validated<Part<operations['updateUserSession'], 'query'>, never>;
+    Headers: Validated<Part<operations['updateUserSession'], 'header'>, never>;
+    Body: Validated<JsonBody<operations['updateUserSession']>, never>;
+  };
 }
 
-/** One declared response of an operation: its status and a body of that status's schema. */
-export type ResultOf<K extends OperationId> = {
-  [S in keyof operations[K]['responses']]: {
-    status: S;
-    body: ContentOf<operations[K]['responses'][S]>;
-    headers?: Record<string, string>;
-  };
-}[keyof operations[K]['responses']];
+export type RouteOf<K extends OperationId> = Routes[K];
+
+/**
+ * Every declared response of each operation as its handler returns it: the
+ * status, a body of that status's schema, and the headers that status
+ * declares. A header the contract marks `required: true` must be in the
+ * result; a header it does not declare is refused.
+ */
+export interface Results {
+  createPublicSession:
+    | { status: 201; body: ContentOf<operations['createPublicSession']['responses'][201]>; headers?: { 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['createPublicSession']['responses'][400]>; headers?: { 'content-type'?: string } }
+    | { status: 409; body: ContentOf<operations['createPublicSession']['responses'][409]>; headers?: { 'content-type'?: string } }
+    | { status: 413; body: ContentOf<operations['createPublicSession']['responses'][413]>; headers?: { 'content-type'?: string } }
+    | { status: 415; body: ContentOf<operations['createPublicSession']['responses'][415]>; headers?: { 'content-type'?: string } }
+    | { status: 429; body: ContentOf<operations['createPublicSession']['responses'][429]>; headers: { 'retry-after': number; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['createPublicSession']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['createPublicSession']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
+    | { status: 507; body: ContentOf<operations['createPublicSession']['responses'][507]>; headers?: { 'content-type'?: string } }
+  ;
+  createUserSession:
+    | { status: 201; body: ContentOf<operations['createUserSession']['responses'][201]>; headers?: { 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['createUserSession']['responses'][400]>; headers?: { 'content-type'?: string } }
+    | { status: 401; body: ContentOf<operations['createUserSession']['responses'][401]>; headers: { 'www-authenticate': string; 'content-type'?: string } }
+    | { status: 403; body: ContentOf<operations['createUserSession']['responses'][403]>; headers?: { 'content-type'?: string } }
+    | { status: 409; body: ContentOf<operations['createUserSession']['responses'][409]>; headers?: { 'content-type'?: string } }
+    | { status: 413; body: ContentOf<operations['createUserSession']['responses'][413]>; headers?: { 'content-type'?: string } }
+    | { status: 415; body: ContentOf<operations['createUserSession']['responses'][415]>; headers?: { 'content-type'?: string } }
+    | { status: 429; body: ContentOf<operations['createUserSession']['responses'][429]>; headers: { 'retry-after': number; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['createUserSession']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['createUserSession']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
+    | { status: 507; body: ContentOf<operations['createUserSession']['responses'][507]>; headers?: { 'content-type'?: string } }
+  ;
+  deleteUserSession:
+    | { status: 204; body: ContentOf<operations['deleteUserSession']['responses'][204]>; headers?: { 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['deleteUserSession']['responses'][400]>; headers?: { 'content-type'?: string } }
+    | { status: 401; body: ContentOf<operations['deleteUserSession']['responses'][401]>; headers: { 'www-authenticate': string; 'content-type'?: string } }
+    | { status: 403; body: ContentOf<operations['deleteUserSession']['responses'][403]>; headers?: { 'content-type'?: string } }
+    | { status: 404; body: ContentOf<operations['deleteUserSession']['responses'][404]>; headers?: { 'content-type'?: string } }
+    | { status: 412; body: ContentOf<operations['deleteUserSession']['responses'][412]>; headers?: { 'content-type'?: string } }
+    | { status: 429; body: ContentOf<operations['deleteUserSession']['responses'][429]>; headers: { 'retry-after': number; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['deleteUserSession']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['deleteUserSession']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
+  ;
+  getApiReference:
+    | { status: 200; body: ContentOf<operations['getApiReference']['responses'][200]>; headers: { 'content-security-policy': string; 'x-frame-options': "DENY"; 'referrer-policy': "no-referrer"; 'x-content-type-options': "nosniff"; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['getApiReference']['responses'][500]>; headers?: { 'content-type'?: string } }
+  ;
+  getHealth:
+    | { status: 200; body: ContentOf<operations['getHealth']['responses'][200]>; headers?: { 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['getHealth']['responses'][500]>; headers?: { 'content-type'?: string } }
+  ;
+  getJwks:
+    | { status: 200; body: ContentOf<operations['getJwks']['responses'][200]>; headers: { 'cache-control': string; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['getJwks']['responses'][500]>; headers?: { 'content-type'?: string } }
+  ;
+  getJwksAlias:
+    | { status: 200; body: ContentOf<operations['getJwksAlias']['responses'][200]>; headers: { 'cache-control': string; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['getJwksAlias']['responses'][500]>; headers?: { 'content-type'?: string } }
+  ;
+  getMetrics:
+    | { status: 200; body: ContentOf<operations['getMetrics']['responses'][200]>; headers?: { 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['getMetrics']['responses'][500]>; headers?: { 'content-type'?: string } }
+  ;
+  getOpenApiDocument:
+    | { status: 200; body: ContentOf<operations['getOpenApiDocument']['responses'][200]>; headers?: { 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['getOpenApiDocument']['responses'][500]>; headers?: { 'content-type'?: string } }
+  ;
+  getPublicSession:
+    | { status: 200; body: ContentOf<operations['getPublicSession']['responses'][200]>; headers: { 'etag': string; 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['getPublicSession']['responses'][400]>; headers?: { 'content-type'?: string } }
+    | { status: 404; body: ContentOf<operations['getPublicSession']['responses'][404]>; headers?: { 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['getPublicSession']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['getPublicSession']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
+  ;
+  getPublicSessionEvents:
+    | { status: 200; body: ContentOf<operations['getPublicSessionEvents']['responses'][200]>; headers: { 'access-control-allow-origin': "*"; 'cache-control': "no-cache, no-store"; 'x-content-type-options': "nosniff"; 'x-accel-buffering': "no"; 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['getPublicSessionEvents']['responses'][400]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 404; body: ContentOf<operations['getPublicSessionEvents']['responses'][404]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['getPublicSessionEvents']['responses'][500]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['getPublicSessionEvents']['responses'][503]>; headers: { 'retry-after': number; 'access-control-allow-origin': "*"; 'content-type'?: string } }
+  ;
+  getPublicSessionFrame:
+    | { status: 200; body: ContentOf<operations['getPublicSessionFrame']['responses'][200]>; headers: { 'etag': string; 'access-control-allow-origin': "*"; 'cache-control': "no-cache"; 'content-security-policy': string; 'x-content-type-options': "nosniff"; 'content-type'?: string } }
+    | { status: 304; body: ContentOf<operations['getPublicSessionFrame']['responses'][304]>; headers: { 'etag': string; 'access-control-allow-origin': "*"; 'cache-control': "no-cache"; 'content-security-policy': string; 'x-content-type-options': "nosniff"; 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['getPublicSessionFrame']['responses'][400]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 404; body: ContentOf<operations['getPublicSessionFrame']['responses'][404]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['getPublicSessionFrame']['responses'][500]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['getPublicSessionFrame']['responses'][503]>; headers: { 'retry-after': number; 'access-control-allow-origin': "*"; 'content-type'?: string } }
+  ;
+  getReadiness:
+    | { status: 200; body: ContentOf<operations['getReadiness']['responses'][200]>; headers?: { 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['getReadiness']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['getReadiness']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
+  ;
+  getUserSession:
+    | { status: 200; body: ContentOf<operations['getUserSession']['responses'][200]>; headers: { 'etag': string; 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['getUserSession']['responses'][400]>; headers?: { 'content-type'?: string } }
+    | { status: 404; body: ContentOf<operations['getUserSession']['responses'][404]>; headers?: { 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['getUserSession']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['getUserSession']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
+  ;
+  getUserSessionEvents:
+    | { status: 200; body: ContentOf<operations['getUserSessionEvents']['responses'][200]>; headers: { 'access-control-allow-origin': "*"; 'cache-control': "no-cache, no-store"; 'x-content-type-options': "nosniff"; 'x-accel-buffering': "no"; 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['getUserSessionEvents']['responses'][400]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 404; body: ContentOf<operations['getUserSessionEvents']['responses'][404]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['getUserSessionEvents']['responses'][500]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['getUserSessionEvents']['responses'][503]>; headers: { 'retry-after': number; 'access-control-allow-origin': "*"; 'content-type'?: string } }
+  ;
+  getUserSessionFrame:
+    | { status: 200; body: ContentOf<operations['getUserSessionFrame']['responses'][200]>; headers: { 'etag': string; 'access-control-allow-origin': "*"; 'cache-control': "no-cache"; 'content-security-policy': string; 'x-content-type-options': "nosniff"; 'content-type'?: string } }
+    | { status: 304; body: ContentOf<operations['getUserSessionFrame']['responses'][304]>; headers: { 'etag': string; 'access-control-allow-origin': "*"; 'cache-control': "no-cache"; 'content-security-policy': string; 'x-content-type-options': "nosniff"; 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['getUserSessionFrame']['responses'][400]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 404; body: ContentOf<operations['getUserSessionFrame']['responses'][404]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['getUserSessionFrame']['responses'][500]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['getUserSessionFrame']['responses'][503]>; headers: { 'retry-after': number; 'access-control-allow-origin': "*"; 'content-type'?: string } }
+  ;
+  issueToken:
+    | { status: 200; body: ContentOf<operations['issueToken']['responses'][200]>; headers: { 'cache-control': "no-store"; 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['issueToken']['responses'][400]>; headers?: { 'content-type'?: string } }
+    | { status: 401; body: ContentOf<operations['issueToken']['responses'][401]>; headers: { 'www-authenticate': string; 'content-type'?: string } }
+    | { status: 413; body: ContentOf<operations['issueToken']['responses'][413]>; headers?: { 'content-type'?: string } }
+    | { status: 415; body: ContentOf<operations['issueToken']['responses'][415]>; headers?: { 'content-type'?: string } }
+    | { status: 429; body: ContentOf<operations['issueToken']['responses'][429]>; headers: { 'retry-after': number; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['issueToken']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['issueToken']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
+    | { status: 507; body: ContentOf<operations['issueToken']['responses'][507]>; headers?: { 'content-type'?: string } }
+  ;
+  listUserSessions:
+    | { status: 200; body: ContentOf<operations['listUserSessions']['responses'][200]>; headers?: { 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['listUserSessions']['responses'][400]>; headers?: { 'content-type'?: string } }
+    | { status: 401; body: ContentOf<operations['listUserSessions']['responses'][401]>; headers: { 'www-authenticate': string; 'content-type'?: string } }
+    | { status: 403; body: ContentOf<operations['listUserSessions']['responses'][403]>; headers?: { 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['listUserSessions']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['listUserSessions']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
+  ;
+  renderPreview:
+    | { status: 200; body: ContentOf<operations['renderPreview']['responses'][200]>; headers: { 'content-security-policy': string; 'x-content-type-options': "nosniff"; 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['renderPreview']['responses'][400]>; headers?: { 'content-type'?: string } }
+    | { status: 413; body: ContentOf<operations['renderPreview']['responses'][413]>; headers?: { 'content-type'?: string } }
+    | { status: 415; body: ContentOf<operations['renderPreview']['responses'][415]>; headers?: { 'content-type'?: string } }
+    | { status: 429; body: ContentOf<operations['renderPreview']['responses'][429]>; headers: { 'retry-after': number; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['renderPreview']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['renderPreview']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
+  ;
+  streamPublicSession:
+    | { status: 200; body: ContentOf<operations['streamPublicSession']['responses'][200]>; headers: { 'access-control-allow-origin': "*"; 'cache-control': "no-cache, no-store"; 'content-security-policy': string; 'x-content-type-options': "nosniff"; 'x-accel-buffering': "no"; 'content-type'?: string } }
+    | { status: 307; body: ContentOf<operations['streamPublicSession']['responses'][307]>; headers: { 'location': string; 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['streamPublicSession']['responses'][400]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 404; body: ContentOf<operations['streamPublicSession']['responses'][404]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['streamPublicSession']['responses'][500]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['streamPublicSession']['responses'][503]>; headers: { 'retry-after': number; 'access-control-allow-origin': "*"; 'content-type'?: string } }
+  ;
+  streamUserSession:
+    | { status: 200; body: ContentOf<operations['streamUserSession']['responses'][200]>; headers: { 'access-control-allow-origin': "*"; 'cache-control': "no-cache, no-store"; 'content-security-policy': string; 'x-content-type-options': "nosniff"; 'x-accel-buffering': "no"; 'content-type'?: string } }
+    | { status: 307; body: ContentOf<operations['streamUserSession']['responses'][307]>; headers: { 'location': string; 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['streamUserSession']['responses'][400]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 404; body: ContentOf<operations['streamUserSession']['responses'][404]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['streamUserSession']['responses'][500]>; headers: { 'access-control-allow-origin': "*"; 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['streamUserSession']['responses'][503]>; headers: { 'retry-after': number; 'access-control-allow-origin': "*"; 'content-type'?: string } }
+  ;
+  updatePublicSession:
+    | { status: 200; body: ContentOf<operations['updatePublicSession']['responses'][200]>; headers: { 'etag': string; 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['updatePublicSession']['responses'][400]>; headers?: { 'content-type'?: string } }
+    | { status: 404; body: ContentOf<operations['updatePublicSession']['responses'][404]>; headers?: { 'content-type'?: string } }
+    | { status: 412; body: ContentOf<operations['updatePublicSession']['responses'][412]>; headers?: { 'content-type'?: string } }
+    | { status: 413; body: ContentOf<operations['updatePublicSession']['responses'][413]>; headers?: { 'content-type'?: string } }
+    | { status: 415; body: ContentOf<operations['updatePublicSession']['responses'][415]>; headers?: { 'content-type'?: string } }
+    | { status: 429; body: ContentOf<operations['updatePublicSession']['responses'][429]>; headers: { 'retry-after': number; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['updatePublicSession']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['updatePublicSession']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
+    | { status: 507; body: ContentOf<operations['updatePublicSession']['responses'][507]>; headers?: { 'content-type'?: string } }
+  ;
+  updateUserSession:
+    | { status: 204; body: ContentOf<operations['updateUserSession']['responses'][204]>; headers: { 'etag': string; 'content-type'?: string } }
+    | { status: 400; body: ContentOf<operations['updateUserSession']['responses'][400]>; headers?: { 'content-type'?: string } }
+    | { status: 401; body: ContentOf<operations['updateUserSession']['responses'][401]>; headers: { 'www-authenticate': string; 'content-type'?: string } }
+    | { status: 403; body: ContentOf<operations['updateUserSession']['responses'][403]>; headers?: { 'content-type'?: string } }
+    | { status: 404; body: ContentOf<operations['updateUserSession']['responses'][404]>; headers?: { 'content-type'?: string } }
+    | { status: 412; body: ContentOf<operations['updateUserSession']['responses'][412]>; headers?: { 'content-type'?: string } }
+    | { status: 413; body: ContentOf<operations['updateUserSession']['responses'][413]>; headers?: { 'content-type'?: string } }
+    | { status: 415; body: ContentOf<operations['updateUserSession']['responses'][415]>; headers?: { 'content-type'?: string } }
+    | { status: 429; body: ContentOf<operations['updateUserSession']['responses'][429]>; headers: { 'retry-after': number; 'content-type'?: string } }
+    | { status: 500; body: ContentOf<operations['updateUserSession']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['updateUserSession']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
+    | { status: 507; body: ContentOf<operations['updateUserSession']['responses'][507]>; headers?: { 'content-type'?: string } }
+  ;
+}
+
+export type ResultOf<K extends OperationId> = Results[K];
+
+/** Statuses each operation declares: nothing else may reach its client (src/http/errors.ts checks). */
+export const declaredStatuses = {
+  createPublicSession: [201, 400, 409, 413, 415, 429, 500, 503, 507],
+  createUserSession: [201, 400, 401, 403, 409, 413, 415, 429, 500, 503, 507],
+  deleteUserSession: [204, 400, 401, 403, 404, 412, 429, 500, 503],
+  getApiReference: [200, 500],
+  getHealth: [200, 500],
+  getJwks: [200, 500],
+  getJwksAlias: [200, 500],
+  getMetrics: [200, 500],
+  getOpenApiDocument: [200, 500],
+  getPublicSession: [200, 400, 404, 500, 503],
+  getPublicSessionEvents: [200, 400, 404, 500, 503],
+  getPublicSessionFrame: [200, 304, 400, 404, 500, 503],
+  getReadiness: [200, 500, 503],
+  getUserSession: [200, 400, 404, 500, 503],
+  getUserSessionEvents: [200, 400, 404, 500, 503],
+  getUserSessionFrame: [200, 304, 400, 404, 500, 503],
+  issueToken: [200, 400, 401, 413, 415, 429, 500, 503, 507],
+  listUserSessions: [200, 400, 401, 403, 500, 503],
+  renderPreview: [200, 400, 413, 415, 429, 500, 503],
+  streamPublicSession: [200, 307, 400, 404, 500, 503],
+  streamUserSession: [200, 307, 400, 404, 500, 503],
+  updatePublicSession: [200, 400, 404, 412, 413, 415, 429, 500, 503, 507],
+  updateUserSession: [204, 400, 401, 403, 404, 412, 413, 415, 429, 500, 503, 507],
+} as const satisfies Record<OperationId, readonly number[]>;
+
+/** The operation behind each route, as Fastify names it (method, URL with :params): for code that meets a request outside its handler. */
+export const operationOfRoute: Readonly<Record<string, OperationId>> = {
+  'POST /api/session': 'createPublicSession',
+  'POST /api/user/:user_id/session': 'createUserSession',
+  'DELETE /api/user/:user_id/session/:session_id': 'deleteUserSession',
+  'GET /docs': 'getApiReference',
+  'GET /healthz': 'getHealth',
+  'GET /.well-known/jwks.json': 'getJwks',
+  'GET /api/auth/jwks': 'getJwksAlias',
+  'GET /metrics': 'getMetrics',
+  'GET /openapi.json': 'getOpenApiDocument',
+  'GET /api/session/:session_id': 'getPublicSession',
+  'GET /events/:session_id': 'getPublicSessionEvents',
+  'GET /frame/:session_id': 'getPublicSessionFrame',
+  'GET /readyz': 'getReadiness',
+  'GET /api/user/:user_id/session/:session_id': 'getUserSession',
+  'GET /events/:user_id/:session_id': 'getUserSessionEvents',
+  'GET /frame/:user_id/:session_id': 'getUserSessionFrame',
+  'POST /api/auth/token': 'issueToken',
+  'GET /api/user/:user_id/sessions': 'listUserSessions',
+  'POST /api/render': 'renderPreview',
+  'GET /stream/:session_id': 'streamPublicSession',
+  'GET /stream/:user_id/:session_id': 'streamUserSession',
+  'PUT /api/session/:session_id': 'updatePublicSession',
+  'PUT /api/user/:user_id/session/:session_id': 'updateUserSession',
+};
 
 /** Returned by a streaming operation that has taken over the connection. */
 export const HIJACKED = Symbol('hijacked');

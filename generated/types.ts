@@ -462,6 +462,7 @@ export interface components {
          */
         CreatePublicSessionRequest: {
             args?: components["schemas"]["Args"];
+            /** @default 1d */
             expire?: components["schemas"]["Duration"];
             expire_seconds?: components["schemas"]["ExpireSeconds"];
             session_id: components["schemas"]["Identifier"];
@@ -789,6 +790,9 @@ export interface components {
         EventStreamOk: {
             headers: {
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Cache-Control": components["headers"]["NoStore"];
+                "X-Accel-Buffering": components["headers"]["NoProxyBuffering"];
+                "X-Content-Type-Options": components["headers"]["NoSniff"];
                 [name: string]: unknown;
             };
             content: {
@@ -817,7 +821,10 @@ export interface components {
         FrameOk: {
             headers: {
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Cache-Control": components["headers"]["NoCache"];
+                "Content-Security-Policy": components["headers"]["SvgContentSecurityPolicy"];
                 ETag: components["headers"]["ETag"];
+                "X-Content-Type-Options": components["headers"]["NoSniff"];
                 [name: string]: unknown;
             };
             content: {
@@ -851,7 +858,11 @@ export interface components {
         /** @description The JWK Set; public members only. */
         JwkSet: {
             headers: {
-                "Cache-Control"?: string;
+                /**
+                 * @description `public, max-age=300`: key rotation publishes a new key at least this long before it signs, so a cached set always verifies current tokens.
+                 * @example public, max-age=300
+                 */
+                "Cache-Control": string;
                 [name: string]: unknown;
             };
             content: {
@@ -871,7 +882,10 @@ export interface components {
         NotModified: {
             headers: {
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Cache-Control": components["headers"]["NoCache"];
+                "Content-Security-Policy": components["headers"]["SvgContentSecurityPolicy"];
                 ETag: components["headers"]["ETag"];
+                "X-Content-Type-Options": components["headers"]["NoSniff"];
                 [name: string]: unknown;
             };
             content?: never;
@@ -940,7 +954,7 @@ export interface components {
         PublicReadUnavailable: {
             headers: {
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                "Retry-After"?: number;
+                "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
             content: {
@@ -951,7 +965,11 @@ export interface components {
         Redirect: {
             headers: {
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                Location?: string;
+                /**
+                 * @description The viewer page of the session.
+                 * @example /session/dashboard
+                 */
+                Location: string;
                 [name: string]: unknown;
             };
             content?: never;
@@ -960,6 +978,10 @@ export interface components {
         StreamOk: {
             headers: {
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Cache-Control": components["headers"]["NoStore"];
+                "Content-Security-Policy": components["headers"]["SvgContentSecurityPolicy"];
+                "X-Accel-Buffering": components["headers"]["NoProxyBuffering"];
+                "X-Content-Type-Options": components["headers"]["NoSniff"];
                 [name: string]: unknown;
             };
             content: {
@@ -969,7 +991,7 @@ export interface components {
         /** @description Too many requests from this client (anonymous writes, failed credentials) or for this user (authenticated writes) in the current window (`rate_limited`); retry after the number of seconds in Retry-After. */
         TooManyRequests: {
             headers: {
-                "Retry-After"?: number;
+                "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
             content: {
@@ -979,6 +1001,7 @@ export interface components {
         /** @description No token, or a token that is malformed, expired, wrongly signed or from another issuer; or wrong credentials. */
         Unauthorized: {
             headers: {
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
                 [name: string]: unknown;
             };
             content: {
@@ -988,7 +1011,7 @@ export interface components {
         /** @description The store cannot be reached, or every renderer is busy (`unavailable`); retry after the number of seconds in Retry-After. */
         Unavailable: {
             headers: {
-                "Retry-After"?: number;
+                "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
             content: {
@@ -1029,11 +1052,34 @@ export interface components {
         AccessControlAllowOrigin: "*";
         /** @description Strong validator of the frame's bytes. */
         ETag: string;
+        /** @description `no-cache`: a cache may keep the frame but must revalidate it (`If-None-Match`) before using it. */
+        NoCache: "no-cache";
+        /** @description `no`: tells a reverse proxy such as nginx to pass each part on at once instead of buffering. */
+        NoProxyBuffering: "no";
+        /** @description Browsers must not guess another media type than the one declared. */
+        NoSniff: "nosniff";
+        /** @description `no-cache, no-store`: a live response is never cached. */
+        NoStore: "no-cache, no-store";
+        /**
+         * @description Seconds to wait before trying again.
+         * @example 1
+         */
+        RetryAfter: number;
         /**
          * @description Strong validator naming this version of the session; it changes on every write, even one that changes nothing else. Send it back in `If-Match` to write only over this version.
          * @example "mcq3k2x1-9Vd2bQxR"
          */
         SessionETag: string;
+        /**
+         * @description Keeps any script in the SVG from running, even when the SVG is opened as a document on this origin.
+         * @example default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox
+         */
+        SvgContentSecurityPolicy: string;
+        /**
+         * @description The RFC 6750 challenge: `Bearer realm="realtime-svg"`, with `error="invalid_token"` and an `error_description` when a Bearer token was presented but refused.
+         * @example Bearer realm="realtime-svg", error="invalid_token", error_description="the token has expired"
+         */
+        WWWAuthenticate: string;
     };
     pathItems: never;
 }
@@ -1081,6 +1127,8 @@ export interface operations {
             /** @description A signed token. */
             200: {
                 headers: {
+                    /** @description `no-store`: a token is a credential and must not be kept by any cache. */
+                    "Cache-Control": "no-store";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1113,9 +1161,8 @@ export interface operations {
             /** @description The rendered SVG, with the headers of `/frame`: a Content-Security-Policy under which no script in it can run, even opened as a document. */
             200: {
                 headers: {
-                    /** @example default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox */
-                    "Content-Security-Policy"?: string;
-                    "X-Content-Type-Options"?: "nosniff";
+                    "Content-Security-Policy": components["headers"]["SvgContentSecurityPolicy"];
+                    "X-Content-Type-Options": components["headers"]["NoSniff"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1417,6 +1464,11 @@ export interface operations {
             /** @description An HTML page rendering /openapi.json. */
             200: {
                 headers: {
+                    /** @description The policy of every page of the service; scripts only from this origin. */
+                    "Content-Security-Policy": string;
+                    "Referrer-Policy": "no-referrer";
+                    "X-Content-Type-Options": components["headers"]["NoSniff"];
+                    "X-Frame-Options": "DENY";
                     [name: string]: unknown;
                 };
                 content: {

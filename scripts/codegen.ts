@@ -121,19 +121,100 @@ interface Operation {
   method: string;
   path: string;
   streaming: boolean;
+  /** Declared responses by status, with the headers each declares (names in lower case, as handlers set them). */
+  responses: { status: string; headers: { name: string; required: boolean; type: string }[] }[];
+  /** Request members whose omission validation fills in from the contract's default. */
+  defaulted: { body: string[]; query: string[]; path: string[]; header: string[] };
 }
 
+const isDoc = (node: Json | undefined): node is Doc => node !== null && typeof node === 'object' && !Array.isArray(node);
+
+/** TypeScript type of a header's value: the enum if it has one, else its JSON type. */
+function headerType(schema: Json | undefined): string {
+  if (!isDoc(schema)) return 'string';
+  if (Array.isArray(schema.enum)) return schema.enum.map((v) => JSON.stringify(v)).join(' | ');
+  return schema.type === 'integer' || schema.type === 'number' ? 'number' : 'string';
+}
+
+/**
+ * Names of the top-level properties of a request body schema that have a
+ * default. Validation (useDefaults) fills in only what it can reach; a default
+ * deeper down would be applied too, but the handler types would not know it,
+ * so codegen refuses it rather than type it wrongly.
+ */
+function defaultedProperties(schema: Json | undefined, where: string): string[] {
+  if (!isDoc(schema)) return [];
+  const hasDefault = (node: Json | undefined): boolean =>
+    Array.isArray(node)
+      ? node.some(hasDefault)
+      : isDoc(node) && Object.entries(node).some(([key, value]) => key === 'default' || (key !== 'example' && hasDefault(value)));
+  const found: string[] = [];
+  for (const [name, prop] of Object.entries(isDoc(schema.properties) ? schema.properties : {})) {
+    if (!isDoc(prop)) continue;
+    const { default: own, ...below } = prop;
+    if (own !== undefined) found.push(name);
+    if (hasDefault(below)) throw new Error(`${where}/${name}: a default below the top level of a request body is not typed by codegen`);
+  }
+  return found;
+}
+
+/** Reads the dereferenced contract: every operation with what the handler types need. */
 function listOperations(doc: Doc): Operation[] {
   const ops: Operation[] = [];
   for (const [p, item] of Object.entries(doc.paths as Doc)) {
-    for (const [method, op] of Object.entries(item as Doc)) {
-      if (!['get', 'put', 'post', 'delete', 'patch'].includes(method)) continue;
-      const o = op as Doc;
-      if (typeof o.operationId !== 'string') throw new Error(`${method} ${p} has no operationId`);
-      ops.push({ operationId: o.operationId, method: method.toUpperCase(), path: p, streaming: o['x-streaming'] === true });
+    if (!isDoc(item)) continue;
+    const shared = Array.isArray(item.parameters) ? item.parameters : [];
+    for (const [method, op] of Object.entries(item)) {
+      if (!['get', 'put', 'post', 'delete', 'patch'].includes(method) || !isDoc(op)) continue;
+      if (typeof op.operationId !== 'string') throw new Error(`${method} ${p} has no operationId`);
+      const defaulted: Operation['defaulted'] = { body: [], query: [], path: [], header: [] };
+      const own = Array.isArray(op.parameters) ? op.parameters : [];
+      for (const param of [...shared, ...own]) {
+        if (!isDoc(param) || !isDoc(param.schema) || !('default' in param.schema) || typeof param.name !== 'string') continue;
+        const where = param.in;
+        if (where !== 'query' && where !== 'path' && where !== 'header') {
+          throw new Error(`${op.operationId}: a default on parameter ${param.name}, which is not in the query, path or headers`);
+        }
+        defaulted[where].push(param.name);
+      }
+      const body = isDoc(op.requestBody) && isDoc(op.requestBody.content) ? op.requestBody.content['application/json'] : undefined;
+      defaulted.body = defaultedProperties(isDoc(body) ? body.schema : undefined, `${op.operationId} request body`);
+      // The error handler answers 500 to anything unforeseen, on every operation (src/http/errors.ts).
+      if (!isDoc(op.responses) || !('500' in op.responses)) throw new Error(`${op.operationId} must declare 500`);
+      const responses: Operation['responses'] = [];
+      for (const [status, response] of Object.entries(isDoc(op.responses) ? op.responses : {})) {
+        const headers = isDoc(response) && isDoc(response.headers) ? response.headers : {};
+        responses.push({
+          status,
+          headers: Object.entries(headers).map(([name, header]) => ({
+            name: name.toLowerCase(),
+            required: isDoc(header) && header.required === true,
+            type: headerType(isDoc(header) ? header.schema : undefined),
+          })),
+        });
+      }
+      ops.push({
+        operationId: op.operationId,
+        method: method.toUpperCase(),
+        path: p,
+        streaming: op['x-streaming'] === true,
+        responses,
+        defaulted,
+      });
     }
   }
   return ops.sort((a, b) => a.operationId.localeCompare(b.operationId));
+}
+
+const keys = (names: string[]) => (names.length ? names.map((n) => `'${n}'`).join(' | ') : 'never');
+
+/** One declared response as a handler returns it: status, body, and the headers that status declares. */
+function resultType(op: Operation, response: Operation['responses'][number]): string {
+  const members = response.headers.map((h) => `'${h.name}'${h.required ? '' : '?'}: ${h.type}`);
+  // Content-Type is never a declared header (OpenAPI ignores one): the media types of `content` say it.
+  members.push("'content-type'?: string");
+  const anyRequired = response.headers.some((h) => h.required);
+  return `{ status: ${response.status}; body: ContentOf<operations['${op.operationId}']['responses'][${response.status}]>; headers${anyRequired ? '' : '?'}: { ${members.join('; ')} } }`;
 }
 
 function handlersSource(ops: Operation[]): string {
@@ -148,23 +229,49 @@ function handlersSource(ops: Operation[]): string {
     'type Part<O, K extends string> = O extends { parameters: infer P } ? (K extends keyof P ? Defined<P[K]> : Record<string, never>) : Record<string, never>;',
     "type JsonBody<O> = O extends { requestBody: { content: { 'application/json': infer B } } } ? B : O extends { requestBody?: { content: { 'application/json': infer B } } } ? B | undefined : undefined;",
     'type ContentOf<R> = R extends { content: infer C } ? C[keyof C] : undefined;',
+    '/** What validation hands the handler: the members with a contract default are always there. */',
+    'type Validated<T, K extends string> = [K] extends [never] ? T : T extends object ? T & { [P in K & keyof T]-?: Exclude<T[P], undefined> } : T;',
     '',
-    '/** Fastify route generics of an operation: params, query, headers and body exactly as the contract declares them. */',
-    'export interface RouteOf<K extends OperationId> {',
-    "  Params: Part<operations[K], 'path'>;",
-    "  Querystring: Part<operations[K], 'query'>;",
-    "  Headers: Part<operations[K], 'header'>;",
-    '  Body: JsonBody<operations[K]>;',
+    '/**',
+    ' * Fastify route generics of an operation: params, query, headers and body as',
+    ' * validation leaves them. The contract types (./types.ts, the SDK) keep a',
+    ' * member with a default optional, since callers may omit it; here it is',
+    ' * required, because validation has filled it in.',
+    ' */',
+    'export interface Routes {',
+    ...ops.flatMap((o) => [
+      `  ${o.operationId}: {`,
+      `    Params: Validated<Part<operations['${o.operationId}'], 'path'>, ${keys(o.defaulted.path)}>;`,
+      `    Querystring: Validated<Part<operations['${o.operationId}'], 'query'>, ${keys(o.defaulted.query)}>;`,
+      `    Headers: Validated<Part<operations['${o.operationId}'], 'header'>, ${keys(o.defaulted.header)}>;`,
+      `    Body: Validated<JsonBody<operations['${o.operationId}']>, ${keys(o.defaulted.body)}>;`,
+      '  };',
+    ]),
     '}',
     '',
-    "/** One declared response of an operation: its status and a body of that status's schema. */",
-    'export type ResultOf<K extends OperationId> = {',
-    "  [S in keyof operations[K]['responses']]: {",
-    '    status: S;',
-    "    body: ContentOf<operations[K]['responses'][S]>;",
-    '    headers?: Record<string, string>;',
-    '  };',
-    "}[keyof operations[K]['responses']];",
+    'export type RouteOf<K extends OperationId> = Routes[K];',
+    '',
+    '/**',
+    ' * Every declared response of each operation as its handler returns it: the',
+    " * status, a body of that status's schema, and the headers that status",
+    ' * declares. A header the contract marks `required: true` must be in the',
+    ' * result; a header it does not declare is refused.',
+    ' */',
+    'export interface Results {',
+    ...ops.flatMap((o) => [`  ${o.operationId}:`, ...o.responses.map((r) => `    | ${resultType(o, r)}`), '  ;']),
+    '}',
+    '',
+    'export type ResultOf<K extends OperationId> = Results[K];',
+    '',
+    '/** Statuses each operation declares: nothing else may reach its client (src/http/errors.ts checks). */',
+    'export const declaredStatuses = {',
+    ...ops.map((o) => `  ${o.operationId}: [${o.responses.map((r) => r.status).join(', ')}],`),
+    '} as const satisfies Record<OperationId, readonly number[]>;',
+    '',
+    '/** The operation behind each route, as Fastify names it (method, URL with :params): for code that meets a request outside its handler. */',
+    'export const operationOfRoute: Readonly<Record<string, OperationId>> = {',
+    ...ops.map((o) => `  '${o.method} ${o.path.replace(/{(\w+)}/g, ':$1')}': '${o.operationId}',`),
+    '};',
     '',
     '/** Returned by a streaming operation that has taken over the connection. */',
     "export const HIJACKED = Symbol('hijacked');",
@@ -191,6 +298,79 @@ function handlersSource(ops: Operation[]): string {
   return lines.join('\n');
 }
 
+type Bounds = Record<string, Json>;
+const BOUND_KEYWORDS = [
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'minLength',
+  'maxLength',
+  'minItems',
+  'maxItems',
+  'pattern',
+  'default',
+];
+
+/** A schema's own bounds (not those of what it references): what code may need to agree with. */
+function boundsOf(schema: Json | undefined): Bounds | undefined {
+  if (!isDoc(schema)) return undefined;
+  const out: Bounds = {};
+  for (const keyword of BOUND_KEYWORDS) if (keyword in schema) out[keyword] = schema[keyword] ?? null;
+  const properties: Bounds = {};
+  for (const [name, prop] of Object.entries(isDoc(schema.properties) ? schema.properties : {})) {
+    const own = boundsOf(prop);
+    if (own) properties[name] = own;
+  }
+  if (Object.keys(properties).length) out.properties = properties;
+  return Object.keys(out).length ? out : undefined;
+}
+
+/**
+ * generated/limits.ts: the bounds and defaults the contract declares, as plain
+ * constants, so code that must agree with validation (token lifetimes, session
+ * expiry, identifiers) reads them instead of restating them. From the bundled
+ * document: component schemas and parameters by name, inline parameters by
+ * operationId.
+ */
+function limitsSource(doc: Doc): string {
+  const components = isDoc(doc.components) ? doc.components : {};
+  const collect = (entries: Json | undefined, pick: (value: Json) => Json | undefined) => {
+    const out: Bounds = {};
+    for (const [name, value] of Object.entries(isDoc(entries) ? entries : {})) {
+      const bounds = boundsOf(pick(value));
+      if (bounds) out[name] = bounds;
+    }
+    return out;
+  };
+  const parameterSchema = (param: Json) => (isDoc(param) ? param.schema : undefined);
+  const operations: Bounds = {};
+  for (const item of Object.values(doc.paths as Doc)) {
+    if (!isDoc(item)) continue;
+    for (const op of Object.values(item)) {
+      if (!isDoc(op) || typeof op.operationId !== 'string' || !Array.isArray(op.parameters)) continue;
+      const inline: Bounds = {};
+      for (const param of op.parameters) {
+        if (!isDoc(param) || typeof param.name !== 'string') continue;
+        const bounds = boundsOf(param.schema);
+        if (bounds) inline[param.name] = bounds;
+      }
+      if (Object.keys(inline).length) operations[op.operationId] = inline;
+    }
+  }
+  const limits = {
+    schemas: collect(components.schemas, (s) => s),
+    parameters: collect(components.parameters, parameterSchema),
+    operations: Object.fromEntries(Object.entries(operations).sort(([a], [b]) => a.localeCompare(b))),
+  };
+  return [
+    HEADER,
+    '/** Bounds and defaults the contract declares (schemas and parameters by name, inline parameters by operationId). */',
+    `export const contractLimits = ${JSON.stringify(limits, null, 2)} as const;`,
+    '',
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   const bundled = await bundle();
@@ -203,7 +383,8 @@ async function main(): Promise<void> {
     'generated/openapi.json': JSON.stringify(bundled, null, 2) + '\n',
     'generated/openapi.resolved.json': JSON.stringify(resolved) + '\n',
     'generated/types.ts': HEADER + types,
-    'generated/handlers.ts': handlersSource(listOperations(bundled)),
+    'generated/handlers.ts': handlersSource(listOperations(resolved as unknown as Doc)),
+    'generated/limits.ts': limitsSource(bundled),
     'sdk/src/types.ts': HEADER + types,
   };
   if (check) {

@@ -1,10 +1,12 @@
+import { contractLimits } from '../../generated/limits.js';
 import { DomainError } from './errors.js';
 
-/** The SPEC's identifier rule; the contract enforces it too, this guards every key we build. */
-const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** The SPEC's identifier rule as the contract states it; validation enforces it too, this guards every key we build. */
+const { minLength, maxLength, pattern } = contractLimits.schemas.Identifier;
+const IDENTIFIER = new RegExp(pattern);
 
 export function isIdentifier(value: string): boolean {
-  return IDENTIFIER.test(value);
+  return value.length >= minLength && value.length <= maxLength && IDENTIFIER.test(value);
 }
 
 export type SessionRef = { kind: 'public'; sessionId: string } | { kind: 'user'; userId: string; sessionId: string };
@@ -19,7 +21,10 @@ export function userRef(userId: string, sessionId: string): SessionRef {
 
 function assertIdentifier(value: string, name: string): void {
   if (!isIdentifier(value)) {
-    throw new DomainError('validation_failed', `${name} must be 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit`);
+    throw new DomainError(
+      'validation_failed',
+      `${name} must be ${minLength}-${maxLength} characters of [A-Za-z0-9._-] starting with a letter or digit`,
+    );
   }
 }
 

@@ -9,6 +9,7 @@ import type {
   RawServerBase,
   RouteGenericInterface,
 } from 'fastify';
+import { declaredStatuses, operationOfRoute, type OperationId } from '../../generated/handlers.js';
 import type { components } from '../../generated/types.js';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
 import { StoreFullError, StoreUnavailableError } from '../store/errors.js';
@@ -60,11 +61,13 @@ function unwrapSecurityError(err: FastifyError | DomainError): FastifyError | Do
   return err.name === 'Unauthorized' && Array.isArray(causes) && causes[0] instanceof DomainError ? causes[0] : err;
 }
 
-function classify(thrown: FastifyError | DomainError | StoreFullError | StoreUnavailableError): {
+interface ErrorAnswer {
   status: number;
   body: ErrorBody;
   retryAfter?: number;
-} {
+}
+
+function classify(thrown: FastifyError | DomainError | StoreFullError | StoreUnavailableError): ErrorAnswer {
   if (thrown instanceof StoreFullError) {
     return { status: 507, body: { error: thrown.message, code: 'quota_exceeded' } };
   }
@@ -89,6 +92,26 @@ function classify(thrown: FastifyError | DomainError | StoreFullError | StoreUna
     return { status: STATUS_OF_CODE[code], body: { error: err.message, code } };
   }
   return { status: 500, body: { error: 'internal error', code: 'internal_error' } };
+}
+
+/** The operation a request was routed to; HEAD runs the GET route. Undefined for pages and unrouted requests. */
+export function operationOf(request: FastifyRequest): OperationId | undefined {
+  const url = request.routeOptions.url;
+  if (url === undefined) return undefined;
+  return operationOfRoute[`${request.method === 'HEAD' ? 'GET' : request.method} ${url}`];
+}
+
+/**
+ * The answer the contract allows: a status the operation does not declare is
+ * a bug (a new failure nobody added to the YAML), so its client gets the 500
+ * every operation declares and the log says which status it would have been.
+ * tests/contract/declared-statuses.test.ts drives every operation into its
+ * failure modes and fails on such a 500.
+ */
+export function declaredAnswer(operation: OperationId | undefined, answer: ErrorAnswer): ErrorAnswer & { undeclared?: number } {
+  const declared: readonly number[] | undefined = operation === undefined ? undefined : declaredStatuses[operation];
+  if (declared === undefined || declared.includes(answer.status)) return answer;
+  return { status: 500, body: { error: 'internal error', code: 'internal_error' }, undeclared: answer.status };
 }
 
 const REALM = 'realtime-svg';
@@ -183,10 +206,15 @@ export function answerClientError(this: FastifyInstance, err: ConnectionError, s
 export function installErrorHandling(app: FastifyInstance): void {
   const routes = trackRouteMethods(app);
   app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
-    const { status, body, retryAfter } = classify(err);
-    if (status >= 500) request.log.error({ err }, 'request failed');
+    const operation = operationOf(request);
+    const { status, body, retryAfter, undeclared } = declaredAnswer(operation, classify(err));
+    if (undeclared !== undefined)
+      request.log.error({ err, operation, undeclared }, 'answering 500: the contract does not declare this status here');
+    else if (status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: body.code, reason: err.message }, 'request rejected');
-    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+    // The contract requires Retry-After on every 429 and 503; a failure that names no wait gets the shortest.
+    const wait = retryAfter ?? (status === 429 || status === 503 ? 1 : undefined);
+    if (wait !== undefined) reply.header('retry-after', String(wait));
     if (status === 401) reply.header('www-authenticate', bearerChallenge(body.code, request.headers.authorization));
     return sendError(reply, status, body);
   });

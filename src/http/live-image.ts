@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { Http2ServerResponse } from 'node:http2';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { HIJACKED, type Hijacked } from '../../generated/handlers.js';
+import { HIJACKED, type Hijacked, type ResultOf, type RouteOf } from '../../generated/handlers.js';
 import { sessionKey, sessionPath, type SessionRef } from '../domain/ids.js';
 import type { SessionSnapshot } from '../domain/sessions/session-service.js';
 import { STREAM_CONTENT_TYPE } from '../domain/streaming/multipart.js';
@@ -16,11 +16,8 @@ export const SVG_DOCUMENT_HEADERS = {
   'x-content-type-options': 'nosniff',
 } as const;
 
-export interface StreamQuery {
-  keep_alive?: number;
-  double_frame?: boolean;
-  as_bot?: boolean;
-}
+/** The query of both stream operations as validation leaves it: the contract's defaults filled in. */
+export type StreamQuery = RouteOf<'streamPublicSession'>['Querystring'];
 
 function isNavigation(request: FastifyRequest): boolean {
   const mode = request.headers['sec-fetch-mode'];
@@ -28,7 +25,9 @@ function isNavigation(request: FastifyRequest): boolean {
   return mode === 'navigate' || accept.includes('text/html');
 }
 
-type Redirect = { status: 307; body: undefined; headers: Record<string, string> };
+// The public and user operations share these responses (common.yaml), so one type serves both.
+type Redirect = Extract<ResultOf<'streamPublicSession'>, { status: 307 }>;
+type StreamHead = Extract<ResultOf<'streamPublicSession'>, { status: 200 }>['headers'];
 
 /**
  * What reply.raw is at run time. Handlers are typed for Fastify's default
@@ -51,7 +50,7 @@ export interface OpenResponse extends FrameSink {
  * keep-alive` (the original's byte-exact head); HTTP/2 forbids
  * connection-specific headers (RFC 9113 section 8.2.2) and needs none.
  */
-export function openResponse(res: RawResponse, headers: Record<string, string>): OpenResponse {
+export function openResponse(res: RawResponse, headers: Readonly<Record<string, string | undefined>>): OpenResponse {
   if (res instanceof Http2ServerResponse) {
     res.writeHead(200, headers);
     const stream = res.stream;
@@ -83,22 +82,23 @@ export async function openStream(
 ): Promise<Redirect | Hijacked> {
   const session = await ctx.sessions.get(ref);
   if (isNavigation(request) && !query.as_bot) {
-    return { status: 307, body: undefined, headers: { location: `/session/${sessionPath(ref)}` } };
+    return { status: 307, body: undefined, headers: { location: `/session/${sessionPath(ref)}`, ...ANY_ORIGIN_HEADERS } };
   }
   reply.hijack();
-  const res = openResponse(rawResponse(reply), {
+  const head: StreamHead = {
     'content-type': STREAM_CONTENT_TYPE,
     'cache-control': 'no-cache, no-store',
     'x-accel-buffering': 'no',
     ...SVG_DOCUMENT_HEADERS,
     ...ANY_ORIGIN_HEADERS,
-  });
+  };
+  const res = openResponse(rawResponse(reply), head);
   // HEAD (fastify answers it with the GET route): the headers, and no stream to hold open.
   if (request.method === 'HEAD') {
     res.end();
     return HIJACKED;
   }
-  const viewer = new Viewer(res, { doubleFrame: query.double_frame ?? true, keepAliveMs: query.keep_alive ?? 20_000 });
+  const viewer = new Viewer(res, { doubleFrame: query.double_frame, keepAliveMs: query.keep_alive });
   await followSession(ctx, request, res, ref, session, viewer);
   return HIJACKED;
 }
@@ -139,13 +139,12 @@ export async function followSession(
   }
 }
 
-type FrameResult =
-  { status: 200; body: string; headers: Record<string, string> } | { status: 304; body: undefined; headers: Record<string, string> };
+type FrameResult = Extract<ResultOf<'getPublicSessionFrame'>, { status: 200 | 304 }>;
 
 /** GET /frame/...: the current SVG once, with a strong ETag. */
 export async function currentFrame(ctx: AppContext, ref: SessionRef, ifNoneMatch: string | undefined): Promise<FrameResult> {
   const session = await ctx.sessions.get(ref);
-  const headers = { etag: session.etag, 'cache-control': 'no-cache', ...SVG_DOCUMENT_HEADERS, ...ANY_ORIGIN_HEADERS };
+  const headers = { etag: session.etag, 'cache-control': 'no-cache', ...SVG_DOCUMENT_HEADERS, ...ANY_ORIGIN_HEADERS } as const;
   const matches = ifNoneMatch?.split(',').some((tag) => tag.trim() === session.etag || tag.trim() === '*');
   if (matches) return { status: 304, body: undefined, headers };
   return { status: 200, body: session.svg, headers: { ...headers, 'content-type': 'image/svg+xml' } };

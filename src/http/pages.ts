@@ -21,7 +21,7 @@ const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve('swagge
  * API responses, streams and frames do not get these: they are not pages, and
  * SVG responses carry their own, stricter policy.
  */
-export const PAGE_HEADERS: Readonly<Record<string, string>> = {
+export const PAGE_HEADERS = {
   'content-security-policy': [
     "default-src 'self'",
     "script-src 'self'",
@@ -36,7 +36,7 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   'x-content-type-options': 'nosniff',
-};
+} as const;
 
 // Generic over the server: the 404 page is also sent from frameworkErrors, an option of the root instance (src/app.ts).
 function sendPage<S extends RawServerBase>(

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createSigner, createVerifier, TokenError } from 'fast-jwt';
+import { contractLimits } from '../../../generated/limits.js';
 import { DomainError } from '../errors.js';
 import { isIdentifier } from '../ids.js';
 import type { KeyRing } from './keys.js';
 
 /** The contract's upper bound on ttl_seconds: how long a retired key must stay published. */
-export const MAX_TOKEN_TTL_SECONDS = 2_592_000;
+export const MAX_TOKEN_TTL_SECONDS = contractLimits.schemas.TokenRequest.properties.ttl_seconds.maximum;
 const MAX_TOKEN_BYTES = 4096;
 const SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** Header members that would let a token pick its own key or semantics: refused outright. */

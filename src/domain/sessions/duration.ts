@@ -1,8 +1,10 @@
+import { contractLimits } from '../../../generated/limits.js';
 import { DomainError } from '../errors.js';
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-export const MIN_TTL_SECONDS = 1;
-export const MAX_TTL_SECONDS = 31_536_000;
+/** A session's lifetime, for both kinds of session: the contract's ExpireSeconds bounds, which `expire` durations must meet too. */
+export const MIN_TTL_SECONDS = contractLimits.schemas.ExpireSeconds.minimum;
+export const MAX_TTL_SECONDS = contractLimits.schemas.ExpireSeconds.maximum;
 
 /** Parses "30s", "30m", "1d", "1h30m" or a bare number of seconds. */
 export function parseDuration(text: string): number {

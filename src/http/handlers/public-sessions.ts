@@ -18,15 +18,12 @@ type PublicSessionHandlers = Pick<
   | 'renderPreview'
 >;
 
-const DEFAULT_EXPIRE = '1d';
-
 export function publicSessionHandlers(ctx: AppContext): PublicSessionHandlers {
   return {
     async createPublicSession(request) {
       const { session_id, template, args = {}, expire, expire_seconds } = request.body;
-      // expire_seconds, when given, wins over the duration string.
-      const ttlSeconds =
-        expire_seconds !== undefined ? boundedTtl(expire_seconds, 'expire_seconds') : parseDuration(expire ?? DEFAULT_EXPIRE);
+      // expire_seconds, when given, wins over the duration string (which validation defaults).
+      const ttlSeconds = expire_seconds !== undefined ? boundedTtl(expire_seconds, 'expire_seconds') : parseDuration(expire);
       await ctx.sessions.create(publicRef(session_id), { template, args, ttlSeconds });
       return { status: 201, body: { session_id } };
     },

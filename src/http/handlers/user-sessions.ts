@@ -42,8 +42,7 @@ export function userSessionHandlers(ctx: AppContext): UserSessionHandlers {
       const { user_id } = request.params;
       const { session_id, template, args = {}, expire_seconds } = request.body;
       const ref = userRef(user_id, session_id);
-      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- validation has applied the contract's default (3600)
-      const session = await ctx.sessions.create(ref, { template, args, ttlSeconds: boundedTtl(expire_seconds!, 'expire_seconds') });
+      const session = await ctx.sessions.create(ref, { template, args, ttlSeconds: boundedTtl(expire_seconds, 'expire_seconds') });
       return {
         status: 201,
         body: { user_id, session_id, stream_url: `/stream/${sessionPath(ref)}`, expires_at: iso(session.expiresAt ?? Date.now()) },
@@ -76,8 +75,7 @@ export function userSessionHandlers(ctx: AppContext): UserSessionHandlers {
 
     async listUserSessions(request) {
       const { limit, cursor } = request.query;
-      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- validation has applied the contract's default
-      const page = await ctx.sessions.list(request.params.user_id, limit!, cursor);
+      const page = await ctx.sessions.list(request.params.user_id, limit, cursor);
       const now = Date.now();
       return { status: 200, body: { sessions: page.sessions.map((s) => summary(s, now)), next_cursor: page.nextCursor } };
     },
