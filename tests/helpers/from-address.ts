@@ -8,11 +8,11 @@ import { expectContract, type ApiResponse } from './contract.js';
  */
 export function apiFrom(baseUrl: string, localAddress: string) {
   const agent = new http.Agent({ keepAlive: true, localAddress });
-  return async function call<T = unknown>(
+  return async function call(
     method: string,
     path: string,
     options: { json?: unknown; headers?: Record<string, string> } = {},
-  ): Promise<ApiResponse<T>> {
+  ): Promise<ApiResponse> {
     const body = options.json === undefined ? undefined : JSON.stringify(options.json);
     const headers: Record<string, string> = { ...options.headers };
     if (body !== undefined) headers['content-type'] ??= 'application/json';
@@ -32,6 +32,6 @@ export function apiFrom(baseUrl: string, localAddress: string) {
     const contentType = responseHeaders.get('content-type');
     const parsed: unknown = contentType?.startsWith('application/json') ? JSON.parse(text) : text === '' ? undefined : text;
     const operationId = expectContract(method, path, res.statusCode ?? 0, text === '' ? null : contentType, parsed);
-    return { status: res.statusCode ?? 0, headers: responseHeaders, body: parsed as T, text, method, path, operationId };
+    return { status: res.statusCode ?? 0, headers: responseHeaders, body: parsed, text, method, path, operationId };
   };
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/paths.js';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { bearer } from '../helpers/auth.js';
-import type { ApiResponse } from '../helpers/contract.js';
+import { bodyOf, expectResponse, type ApiResponse } from '../helpers/contract.js';
 import { StreamReader } from '../helpers/multipart.js';
 import { startCluster, type ThrowawayCluster } from '../helpers/redis-cluster.js';
 import { redisAvailable } from '../helpers/redis-server.js';
@@ -87,8 +87,8 @@ describe.runIf(redisAvailable())('on a Redis Cluster (3 masters, 3 replicas), tw
 
   it('When a token is issued by one instance, then the other accepts it, and both publish the same keys', async () => {
     const token = await a.api('POST', '/api/auth/token', { json: { user_id: 'crossing', password: 'a long passphrase' } });
-    expect(token.status).toBe(200);
-    const auth = bearer(token.body.token as string);
+    expectResponse(token, 'issueToken', 200);
+    const auth = bearer(token.body.token);
     expect(
       (
         await b.api('POST', '/api/user/crossing/session', {
@@ -109,7 +109,9 @@ describe.runIf(redisAvailable())('on a Redis Cluster (3 masters, 3 replicas), tw
     const later = await startApp({ config: { REDIS_CLUSTER_NODES: cluster.nodes } });
     try {
       const token = await later.api('POST', '/api/auth/token', { json: { user_id: 'rotated', password: 'a long passphrase' } });
-      const header = JSON.parse(Buffer.from(String(token.body.token).split('.')[0] ?? '', 'base64url').toString()) as { kid: string };
+      const header = JSON.parse(Buffer.from(bodyOf(token, 'issueToken', 200).token.split('.')[0] ?? '', 'base64url').toString()) as {
+        kid: string;
+      };
       expect(header.kid).toBe(rotation.kid);
     } finally {
       await later.close();
@@ -118,7 +120,7 @@ describe.runIf(redisAvailable())('on a Redis Cluster (3 masters, 3 replicas), tw
 
   it('When a user holds 150 sessions spread over the shards, then they are listed page by page, each once', async () => {
     const token = await a.api('POST', '/api/auth/token', { json: { user_id: 'many', password: 'a long passphrase' } });
-    const auth = bearer(token.body.token as string);
+    const auth = bearer(bodyOf(token, 'issueToken', 200).token);
     const ids = Array.from({ length: 150 }, (_, i) => `s${String(i).padStart(3, '0')}`);
     for (const [i, id] of ids.entries()) {
       const instance = i % 2 === 0 ? a : b;
@@ -141,9 +143,9 @@ describe.runIf(redisAvailable())('on a Redis Cluster (3 masters, 3 replicas), tw
       const instance = pages % 2 === 0 ? b : a;
       const query: string = cursor ? `limit=40&cursor=${encodeURIComponent(cursor)}` : 'limit=40';
       const page: ApiResponse = await instance.api('GET', `/api/user/many/sessions?${query}`, { headers: auth });
-      expect(page.status).toBe(200);
-      listed.push(...(page.body.sessions as Array<{ session_id: string }>).map((s) => s.session_id));
-      cursor = page.body.next_cursor as string | null;
+      expectResponse(page, 'listUserSessions', 200);
+      listed.push(...page.body.sessions.map((s) => s.session_id));
+      cursor = page.body.next_cursor;
       pages++;
     } while (cursor);
     expect(pages).toBe(4);
@@ -181,7 +183,7 @@ describe.runIf(redisAvailable())('on a Redis Cluster (3 masters, 3 replicas), tw
     // Nothing acknowledged is lost: the last write that got a 200 is what both instances read.
     for (const instance of [a, b]) {
       const session = await instance.api('GET', `/api/session/${id}`);
-      expect(session.status).toBe(200);
+      expectResponse(session, 'getPublicSession', 200);
       expect(session.body.args).toEqual({ n: acknowledged });
     }
     // And the stream keeps going: the next update arrives as usual.
