@@ -9,6 +9,8 @@ type Defined<T> = [T] extends [undefined] ? Record<string, never> : Exclude<T, u
 type Part<O, K extends string> = O extends { parameters: infer P } ? (K extends keyof P ? Defined<P[K]> : Record<string, never>) : Record<string, never>;
 type JsonBody<O> = O extends { requestBody: { content: { 'application/json': infer B } } } ? B : O extends { requestBody?: { content: { 'application/json': infer B } } } ? B | undefined : undefined;
 type ContentOf<R> = R extends { content: infer C } ? C[keyof C] : undefined;
+/** Node hands handlers header names in lower case, whatever case the contract spells them in. */
+type LowerKeys<T> = { [P in keyof T as Lowercase<P & string>]: T[P] };
 /** What validation hands the handler: the members with a contract default are always there. */
 type Validated<T, K extends string> = [K] extends [never] ? T : T extends object ? T & { [P in K & keyof T]-?: Exclude<T[P], undefined> } : T;
 
@@ -22,139 +24,139 @@ export interface Routes {
   createPublicSession: {
     Params: Validated<Part<operations['createPublicSession'], 'path'>, never>;
     Querystring: Validated<Part<operations['createPublicSession'], 'query'>, never>;
-    Headers: Validated<Part<operations['createPublicSession'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['createPublicSession'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['createPublicSession']>, 'expire'>;
   };
   createUserSession: {
     Params: Validated<Part<operations['createUserSession'], 'path'>, never>;
     Querystring: Validated<Part<operations['createUserSession'], 'query'>, never>;
-    Headers: Validated<Part<operations['createUserSession'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['createUserSession'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['createUserSession']>, 'expire_seconds'>;
   };
   deleteUserSession: {
     Params: Validated<Part<operations['deleteUserSession'], 'path'>, never>;
     Querystring: Validated<Part<operations['deleteUserSession'], 'query'>, never>;
-    Headers: Validated<Part<operations['deleteUserSession'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['deleteUserSession'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['deleteUserSession']>, never>;
   };
   getApiReference: {
     Params: Validated<Part<operations['getApiReference'], 'path'>, never>;
     Querystring: Validated<Part<operations['getApiReference'], 'query'>, never>;
-    Headers: Validated<Part<operations['getApiReference'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['getApiReference'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['getApiReference']>, never>;
   };
   getHealth: {
     Params: Validated<Part<operations['getHealth'], 'path'>, never>;
     Querystring: Validated<Part<operations['getHealth'], 'query'>, never>;
-    Headers: Validated<Part<operations['getHealth'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['getHealth'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['getHealth']>, never>;
   };
   getJwks: {
     Params: Validated<Part<operations['getJwks'], 'path'>, never>;
     Querystring: Validated<Part<operations['getJwks'], 'query'>, never>;
-    Headers: Validated<Part<operations['getJwks'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['getJwks'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['getJwks']>, never>;
   };
   getJwksAlias: {
     Params: Validated<Part<operations['getJwksAlias'], 'path'>, never>;
     Querystring: Validated<Part<operations['getJwksAlias'], 'query'>, never>;
-    Headers: Validated<Part<operations['getJwksAlias'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['getJwksAlias'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['getJwksAlias']>, never>;
   };
   getMetrics: {
     Params: Validated<Part<operations['getMetrics'], 'path'>, never>;
     Querystring: Validated<Part<operations['getMetrics'], 'query'>, never>;
-    Headers: Validated<Part<operations['getMetrics'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['getMetrics'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['getMetrics']>, never>;
   };
   getOpenApiDocument: {
     Params: Validated<Part<operations['getOpenApiDocument'], 'path'>, never>;
     Querystring: Validated<Part<operations['getOpenApiDocument'], 'query'>, never>;
-    Headers: Validated<Part<operations['getOpenApiDocument'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['getOpenApiDocument'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['getOpenApiDocument']>, never>;
   };
   getPublicSession: {
     Params: Validated<Part<operations['getPublicSession'], 'path'>, never>;
     Querystring: Validated<Part<operations['getPublicSession'], 'query'>, never>;
-    Headers: Validated<Part<operations['getPublicSession'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['getPublicSession'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['getPublicSession']>, never>;
   };
   getPublicSessionEvents: {
     Params: Validated<Part<operations['getPublicSessionEvents'], 'path'>, never>;
     Querystring: Validated<Part<operations['getPublicSessionEvents'], 'query'>, 'keep_alive'>;
-    Headers: Validated<Part<operations['getPublicSessionEvents'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['getPublicSessionEvents'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['getPublicSessionEvents']>, never>;
   };
   getPublicSessionFrame: {
     Params: Validated<Part<operations['getPublicSessionFrame'], 'path'>, never>;
     Querystring: Validated<Part<operations['getPublicSessionFrame'], 'query'>, never>;
-    Headers: Validated<Part<operations['getPublicSessionFrame'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['getPublicSessionFrame'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['getPublicSessionFrame']>, never>;
   };
   getReadiness: {
     Params: Validated<Part<operations['getReadiness'], 'path'>, never>;
     Querystring: Validated<Part<operations['getReadiness'], 'query'>, never>;
-    Headers: Validated<Part<operations['getReadiness'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['getReadiness'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['getReadiness']>, never>;
   };
   getUserSession: {
     Params: Validated<Part<operations['getUserSession'], 'path'>, never>;
     Querystring: Validated<Part<operations['getUserSession'], 'query'>, never>;
-    Headers: Validated<Part<operations['getUserSession'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['getUserSession'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['getUserSession']>, never>;
   };
   getUserSessionEvents: {
     Params: Validated<Part<operations['getUserSessionEvents'], 'path'>, never>;
     Querystring: Validated<Part<operations['getUserSessionEvents'], 'query'>, 'keep_alive'>;
-    Headers: Validated<Part<operations['getUserSessionEvents'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['getUserSessionEvents'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['getUserSessionEvents']>, never>;
   };
   getUserSessionFrame: {
     Params: Validated<Part<operations['getUserSessionFrame'], 'path'>, never>;
     Querystring: Validated<Part<operations['getUserSessionFrame'], 'query'>, never>;
-    Headers: Validated<Part<operations['getUserSessionFrame'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['getUserSessionFrame'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['getUserSessionFrame']>, never>;
   };
   issueToken: {
     Params: Validated<Part<operations['issueToken'], 'path'>, never>;
     Querystring: Validated<Part<operations['issueToken'], 'query'>, never>;
-    Headers: Validated<Part<operations['issueToken'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['issueToken'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['issueToken']>, 'ttl_seconds'>;
   };
   listUserSessions: {
     Params: Validated<Part<operations['listUserSessions'], 'path'>, never>;
     Querystring: Validated<Part<operations['listUserSessions'], 'query'>, 'limit'>;
-    Headers: Validated<Part<operations['listUserSessions'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['listUserSessions'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['listUserSessions']>, never>;
   };
   renderPreview: {
     Params: Validated<Part<operations['renderPreview'], 'path'>, never>;
     Querystring: Validated<Part<operations['renderPreview'], 'query'>, never>;
-    Headers: Validated<Part<operations['renderPreview'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['renderPreview'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['renderPreview']>, never>;
   };
   streamPublicSession: {
     Params: Validated<Part<operations['streamPublicSession'], 'path'>, never>;
     Querystring: Validated<Part<operations['streamPublicSession'], 'query'>, 'keep_alive' | 'double_frame' | 'as_bot'>;
-    Headers: Validated<Part<operations['streamPublicSession'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['streamPublicSession'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['streamPublicSession']>, never>;
   };
   streamUserSession: {
     Params: Validated<Part<operations['streamUserSession'], 'path'>, never>;
     Querystring: Validated<Part<operations['streamUserSession'], 'query'>, 'keep_alive' | 'double_frame' | 'as_bot'>;
-    Headers: Validated<Part<operations['streamUserSession'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['streamUserSession'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['streamUserSession']>, never>;
   };
   updatePublicSession: {
     Params: Validated<Part<operations['updatePublicSession'], 'path'>, never>;
     Querystring: Validated<Part<operations['updatePublicSession'], 'query'>, never>;
-    Headers: Validated<Part<operations['updatePublicSession'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['updatePublicSession'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['updatePublicSession']>, never>;
   };
   updateUserSession: {
     Params: Validated<Part<operations['updateUserSession'], 'path'>, never>;
     Querystring: Validated<Part<operations['updateUserSession'], 'query'>, never>;
-    Headers: Validated<Part<operations['updateUserSession'], 'header'>, never>;
+    Headers: LowerKeys<Validated<Part<operations['updateUserSession'], 'header'>, never>>;
     Body: Validated<JsonBody<operations['updateUserSession']>, never>;
   };
 }
