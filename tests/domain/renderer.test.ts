@@ -199,6 +199,24 @@ describe('Liquid renderer hard timeout', () => {
   });
 });
 
+describe('Liquid renderer batches under a storm', () => {
+  it('When a valid render keeps sharing batches with costly templates, then it is sent again on its own and rendered', async () => {
+    // One batch: the valid render first, then three that each outlive the timeout.
+    // Put back into a batch with the next costly one, the valid render would lose
+    // its result every time its worker is stopped.
+    const strict = new WorkerRenderer({ threads: 1, timeoutMs: 300, queueMax: 64, cooperativeLimitMs: 60_000, log: recordingLog() });
+    try {
+      const slowTemplate = '{% for a in (1..100000) %}{% for b in (1..100000) %}{% endfor %}{% endfor %}';
+      const valid = strict.render(svg('<text>{{ n }}</text>'), { n: 'kept' });
+      const slow = [1, 2, 3].map(() => failure(strict, slowTemplate));
+      expect((await valid).svg).toBe(svg('<text>kept</text>'));
+      for (const err of await Promise.all(slow)) expect(err.code).toBe('template_invalid');
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
 describe('render admission', () => {
   it('When the queue is full, then one more render is unavailable with Retry-After at once, never template_invalid', async () => {
     const small = new WorkerRenderer({ threads: 1, timeoutMs: 2000, queueMax: 2, cooperativeLimitMs: 60_000, log: recordingLog() });

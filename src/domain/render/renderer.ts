@@ -50,6 +50,12 @@ interface Waiting extends RenderItem {
   resolve(frame: RenderedFrame): void;
   reject(err: DomainError): void;
   attempts: number;
+  /**
+   * Set once it was in a batch whose worker was stopped: its result, if it had
+   * one, went with the worker. It goes again in a batch of its own, so another
+   * costly template cannot cost it its result twice.
+   */
+  alone: boolean;
 }
 
 interface InFlight {
@@ -76,7 +82,7 @@ function errorCode(err: unknown): string | undefined {
  * its own hard timeout, counted from when its worker starts it (a shared
  * progress array says which render of a batch runs and since when). A render
  * past its timeout stops its worker; only that render fails, and the others of
- * its batch are sent again.
+ * its batch are sent again, each on its own.
  */
 export class WorkerRenderer implements Renderer {
   private readonly pool: Piscina<RenderBatch, RenderOutcome[]>;
@@ -125,7 +131,7 @@ export class WorkerRenderer implements Renderer {
       throw new DomainError('unavailable', 'every renderer is busy; try again shortly', { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
     }
     return new Promise<RenderedFrame>((resolve, reject) => {
-      this.waiting.push({ template, args, resolve, reject, attempts: 0 });
+      this.waiting.push({ template, args, resolve, reject, attempts: 0, alone: false });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         // Renders asked for in the same turn of the event loop travel together.
@@ -143,7 +149,10 @@ export class WorkerRenderer implements Renderer {
       const slot = this.freeSlots.pop();
       if (slot === undefined) return;
       // Shares the waiting renders evenly among the free workers rather than giving the first one all.
-      const size = Math.min(MAX_BATCH, Math.ceil(this.waiting.length / (this.freeSlots.length + 1)));
+      let size = Math.min(MAX_BATCH, Math.ceil(this.waiting.length / (this.freeSlots.length + 1)));
+      const alone = this.waiting.findIndex((item) => item.alone);
+      if (alone === 0) size = 1;
+      else if (alone > 0) size = Math.min(size, alone);
       const items = this.waiting.splice(0, size);
       for (const item of items) item.attempts++;
       const batch: InFlight = { slot, items, controller: new AbortController() };
@@ -193,6 +202,7 @@ export class WorkerRenderer implements Renderer {
       } else if (outOfMemory && i === running) {
         item.reject(new DomainError('template_invalid', 'template could not be rendered: rendering exhausted its memory'));
       } else if ((batch.overran !== undefined || outOfMemory) && item.attempts < MAX_ATTEMPTS && !this.closed) {
+        item.alone = true;
         again.push(item);
       } else {
         item.reject(this.failure(err));
