@@ -146,6 +146,10 @@ const QUOTA_PRUNE_MAX = 1000;
 /** Looks a little past the excess, so one prune usually frees room for the next creates too. */
 const QUOTA_PRUNE_SLACK = 100;
 
+/** Sessions whose last-seen value SessionService keeps for writes, and the largest value kept. */
+const RECENT_MAX = 1024;
+const RECENT_VALUE_MAX_CHARS = 16_384;
+
 /**
  * Sessions of both kinds: render once per write, store the frame, publish it.
  * Readers (streams, /frame) never render.
@@ -153,6 +157,12 @@ const QUOTA_PRUNE_SLACK = 100;
 export class SessionService {
   private readonly now: () => number;
   private readonly maxSessionsPerUser: number;
+  /**
+   * The value of each session this instance last read or wrote (a bounded LRU),
+   * so a write can go straight to the store's compare-and-swap instead of
+   * reading first. Never answers a read: readers always ask the store.
+   */
+  private readonly recent = new Map<string, StoredEntry>();
 
   constructor(
     private readonly store: Store,
@@ -176,10 +186,12 @@ export class SessionService {
       revision: newRevision(at),
     };
     const expiresAt = at + input.ttlSeconds * 1000;
-    if (!(await this.store.create(key, encode(record), expiresAt))) {
+    const value = encode(record);
+    if (!(await this.store.create(key, value, expiresAt))) {
       throw new DomainError('conflict', 'a session with this id already exists');
     }
     if (ref.kind === 'user') await this.admitToIndex(ref.userId, ref.sessionId, key, at);
+    this.remember(key, { value, expiresAt });
     return { ...record, ref, expiresAt };
   }
 
@@ -213,8 +225,14 @@ export class SessionService {
   }
 
   async find(ref: SessionRef): Promise<SessionSnapshot | null> {
-    const entry = await this.store.get(sessionKey(ref));
-    return entry ? decode(ref, entry.value, entry.expiresAt) : null;
+    const key = sessionKey(ref);
+    const entry = await this.store.get(key);
+    if (!entry) {
+      this.recent.delete(key);
+      return null;
+    }
+    this.remember(key, entry);
+    return decode(ref, entry.value, entry.expiresAt);
   }
 
   async get(ref: SessionRef): Promise<SessionSnapshot> {
@@ -232,11 +250,45 @@ export class SessionService {
    */
   async update(ref: SessionRef, input: UpdateSession, condition: WriteCondition = {}): Promise<SessionSnapshot> {
     const key = sessionKey(ref);
-    const entry = await this.store.get(key);
-    if (!entry) throw notFound();
-    const current = decode(ref, entry.value, entry.expiresAt);
     const { ifMatch } = condition;
-    if (ifMatch && !ifMatch.includes(sessionEtag(current))) throw changedSince();
+    // A session this instance read or wrote last is written over that version
+    // without reading it first: the store swaps it only if it is still the
+    // stored one, else (another writer came in) the update starts over from a read.
+    const remembered = ifMatch ? undefined : this.recent.get(key);
+    if (remembered) {
+      try {
+        const written = await this.write(ref, key, remembered, input, true);
+        if (written) return written;
+      } catch (err) {
+        // The remembered template may be one another writer has replaced since: judge the current one.
+        if (!(err instanceof DomainError && err.code === 'template_invalid')) throw err;
+        this.recent.delete(key);
+      }
+    }
+    const entry = await this.store.get(key);
+    if (!entry) {
+      this.recent.delete(key);
+      throw notFound();
+    }
+    const written = await this.write(ref, key, entry, input, ifMatch);
+    if (!written) throw changedSince();
+    return written;
+  }
+
+  /**
+   * Renders the update over `entry` and stores it. With a condition (If-Match
+   * tags, or `true` for "only over `entry` itself") the store swaps the value
+   * only while `entry` is still stored; null means it no longer is.
+   */
+  private async write(
+    ref: SessionRef,
+    key: string,
+    entry: StoredEntry,
+    input: UpdateSession,
+    ifMatch: readonly string[] | true | undefined,
+  ): Promise<SessionSnapshot | null> {
+    const current = decode(ref, entry.value, entry.expiresAt);
+    if (Array.isArray(ifMatch) && !ifMatch.includes(sessionEtag(current))) return null;
     const template = input.template ?? current.template;
     const frame = await this.renderer.render(template, input.args);
     // Strictly increasing, so viewers can drop a frame older than one they showed.
@@ -265,18 +317,37 @@ export class SessionService {
     let stored: StoredEntry | null;
     if (ifMatch) {
       const written = await this.store.replaceIfUnchanged(key, entry.value, value, expiresAt, announce);
-      if (written.outcome === 'changed') throw changedSince();
+      if (written.outcome === 'changed') {
+        this.recent.delete(key);
+        return null;
+      }
       stored = written.outcome === 'replaced' ? written.entry : null;
     } else {
       stored = await this.store.replace(key, value, expiresAt, announce);
     }
-    if (!stored) throw notFound();
+    if (!stored) {
+      this.recent.delete(key);
+      throw notFound();
+    }
+    this.remember(key, { value, expiresAt: stored.expiresAt });
     return { ...record, ref, expiresAt: stored.expiresAt };
+  }
+
+  /** Keeps the value just read or written, least recently used out first; large ones are not kept. */
+  private remember(key: string, entry: StoredEntry): void {
+    this.recent.delete(key);
+    if (entry.value.length > RECENT_VALUE_MAX_CHARS) return;
+    this.recent.set(key, entry);
+    if (this.recent.size > RECENT_MAX) {
+      const oldest = this.recent.keys().next();
+      if (!oldest.done) this.recent.delete(oldest.value);
+    }
   }
 
   /** With `ifMatch`, deletes only the version it names, in one step with the check (as update). */
   async delete(ref: SessionRef, condition: WriteCondition = {}): Promise<void> {
     const key = sessionKey(ref);
+    this.recent.delete(key);
     const { ifMatch } = condition;
     let outcome: 'deleted' | 'changed' | 'missing';
     if (ifMatch) {

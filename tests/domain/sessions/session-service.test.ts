@@ -196,6 +196,53 @@ describe('SessionService', () => {
     it('When the session does not exist, then update is not_found', async () => {
       expect(await codeOf(service.update(publicRef('missing'), { args: {} }))).toBe('not_found');
     });
+
+    it('When this instance wrote the session last, then the next update goes to the store without reading it first', async () => {
+      await service.create(publicRef('demo'), { template: 't', args: { n: 1 }, ttlSeconds: 60 });
+      let reads = 0;
+      const get = store.get.bind(store);
+      store.get = (key) => {
+        reads++;
+        return get(key);
+      };
+      await service.update(publicRef('demo'), { args: { n: 2 } });
+      await service.update(publicRef('demo'), { args: { n: 3 } });
+      expect(reads).toBe(0);
+      store.get = get;
+      const read = await service.get(publicRef('demo'));
+      expect(read.args).toEqual({ n: 3 });
+      expect(read.expiresAt).toBe(T0 + 60_000);
+    });
+
+    it('When another instance changed the template since this one last saw the session, then the update renders the current template', async () => {
+      const user = userRef('alice', 'board');
+      await service.create(user, { template: 'old', args: { n: 1 }, ttlSeconds: 60 });
+      const other = new SessionService(store, renderer, { now });
+      await other.update(user, { template: 'new', args: { n: 2 } });
+      const updated = await service.update(user, { args: { n: 3 } });
+      expect(updated.template).toBe('new');
+      expect(updated.svg).toContain('<!--new-->');
+      expect((await service.get(user)).svg).toBe(updated.svg);
+    });
+
+    it('When another instance deleted the session since this one last saw it, then the update is not_found and nothing is stored', async () => {
+      await service.create(publicRef('demo'), { template: 't', args: { n: 1 }, ttlSeconds: 60 });
+      await new SessionService(store, renderer, { now }).delete(publicRef('demo'));
+      expect(await codeOf(service.update(publicRef('demo'), { args: { n: 2 } }))).toBe('not_found');
+      expect(await service.find(publicRef('demo'))).toBeNull();
+    });
+
+    it('When the remembered template no longer renders but the current one does, then the update goes through with the current one', async () => {
+      const user = userRef('alice', 'board');
+      await service.create(user, { template: 'broken-later', args: { n: 1 }, ttlSeconds: 60 });
+      await new SessionService(store, renderer, { now }).update(user, { template: 'fine', args: { n: 2 } });
+      const original = renderer.render.bind(renderer);
+      renderer.render = async (template, args) => {
+        if (template === 'broken-later') throw new DomainError('template_invalid', 'bad template');
+        return original(template, args);
+      };
+      expect((await service.update(user, { args: { n: 3 } })).template).toBe('fine');
+    });
   });
 
   describe('delete', () => {
