@@ -163,6 +163,8 @@ export class SessionService {
    * reading first. Never answers a read: readers always ask the store.
    */
   private readonly recent = new Map<string, StoredEntry>();
+  /** Updates under way on this instance, by session key. */
+  private readonly writing = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
@@ -254,25 +256,34 @@ export class SessionService {
     // A session this instance read or wrote last is written over that version
     // without reading it first: the store swaps it only if it is still the
     // stored one, else (another writer came in) the update starts over from a read.
-    const remembered = ifMatch ? undefined : this.recent.get(key);
-    if (remembered) {
-      try {
-        const written = await this.write(ref, key, remembered, input, true);
-        if (written) return written;
-      } catch (err) {
-        // The remembered template may be one another writer has replaced since: judge the current one.
-        if (!(err instanceof DomainError && err.code === 'template_invalid')) throw err;
-        this.recent.delete(key);
+    // Only when no other write to it is under way here: concurrent writes would
+    // all swap over the same remembered value and all but one start over.
+    const remembered = ifMatch || this.writing.has(key) ? undefined : this.recent.get(key);
+    this.writing.set(key, (this.writing.get(key) ?? 0) + 1);
+    try {
+      if (remembered) {
+        try {
+          const written = await this.write(ref, key, remembered, input, true);
+          if (written) return written;
+        } catch (err) {
+          // The remembered template may be one another writer has replaced since: judge the current one.
+          if (!(err instanceof DomainError && err.code === 'template_invalid')) throw err;
+          this.recent.delete(key);
+        }
       }
+      const entry = await this.store.get(key);
+      if (!entry) {
+        this.recent.delete(key);
+        throw notFound();
+      }
+      const written = await this.write(ref, key, entry, input, ifMatch);
+      if (!written) throw changedSince();
+      return written;
+    } finally {
+      const left = (this.writing.get(key) ?? 1) - 1;
+      if (left > 0) this.writing.set(key, left);
+      else this.writing.delete(key);
     }
-    const entry = await this.store.get(key);
-    if (!entry) {
-      this.recent.delete(key);
-      throw notFound();
-    }
-    const written = await this.write(ref, key, entry, input, ifMatch);
-    if (!written) throw changedSince();
-    return written;
   }
 
   /**

@@ -214,6 +214,15 @@ describe('SessionService', () => {
       expect(read.expiresAt).toBe(T0 + 60_000);
     });
 
+    it('When several updates to one session run at once on one instance, then each renders once and the last stored is one of them', async () => {
+      await service.create(publicRef('demo'), { template: 't', args: { n: 0 }, ttlSeconds: 60 });
+      const before = renderer.calls;
+      const results = await Promise.all([1, 2, 3, 4, 5].map((n) => service.update(publicRef('demo'), { args: { n } })));
+      expect(renderer.calls - before).toBe(5);
+      const stored = await service.get(publicRef('demo'));
+      expect(results.map((r) => r.revision)).toContain(stored.revision);
+    });
+
     it('When another instance changed the template since this one last saw the session, then the update renders the current template', async () => {
       const user = userRef('alice', 'board');
       await service.create(user, { template: 'old', args: { n: 1 }, ttlSeconds: 60 });
