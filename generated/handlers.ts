@@ -208,26 +208,32 @@ export interface Results {
   getApiReference:
     | { status: 200; body: ContentOf<operations['getApiReference']['responses'][200]>; headers: { 'content-security-policy': string; 'x-frame-options': "DENY"; 'referrer-policy': "no-referrer"; 'x-content-type-options': "nosniff"; 'content-type'?: string } }
     | { status: 500; body: ContentOf<operations['getApiReference']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['getApiReference']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
   ;
   getHealth:
     | { status: 200; body: ContentOf<operations['getHealth']['responses'][200]>; headers?: { 'content-type'?: string } }
     | { status: 500; body: ContentOf<operations['getHealth']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['getHealth']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
   ;
   getJwks:
     | { status: 200; body: ContentOf<operations['getJwks']['responses'][200]>; headers: { 'cache-control': string; 'content-type'?: string } }
     | { status: 500; body: ContentOf<operations['getJwks']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['getJwks']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
   ;
   getJwksAlias:
     | { status: 200; body: ContentOf<operations['getJwksAlias']['responses'][200]>; headers: { 'cache-control': string; 'content-type'?: string } }
     | { status: 500; body: ContentOf<operations['getJwksAlias']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['getJwksAlias']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
   ;
   getMetrics:
     | { status: 200; body: ContentOf<operations['getMetrics']['responses'][200]>; headers?: { 'content-type'?: string } }
     | { status: 500; body: ContentOf<operations['getMetrics']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['getMetrics']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
   ;
   getOpenApiDocument:
     | { status: 200; body: ContentOf<operations['getOpenApiDocument']['responses'][200]>; headers?: { 'content-type'?: string } }
     | { status: 500; body: ContentOf<operations['getOpenApiDocument']['responses'][500]>; headers?: { 'content-type'?: string } }
+    | { status: 503; body: ContentOf<operations['getOpenApiDocument']['responses'][503]>; headers: { 'retry-after': number; 'content-type'?: string } }
   ;
   getPublicSession:
     | { status: 200; body: ContentOf<operations['getPublicSession']['responses'][200]>; headers: { 'etag': string; 'content-type'?: string } }
@@ -357,12 +363,12 @@ export const declaredStatuses = {
   createPublicSession: [201, 400, 409, 413, 415, 429, 500, 503, 507],
   createUserSession: [201, 400, 401, 403, 409, 413, 415, 429, 500, 503, 507],
   deleteUserSession: [204, 400, 401, 403, 404, 412, 429, 500, 503],
-  getApiReference: [200, 500],
-  getHealth: [200, 500],
-  getJwks: [200, 500],
-  getJwksAlias: [200, 500],
-  getMetrics: [200, 500],
-  getOpenApiDocument: [200, 500],
+  getApiReference: [200, 500, 503],
+  getHealth: [200, 500, 503],
+  getJwks: [200, 500, 503],
+  getJwksAlias: [200, 500, 503],
+  getMetrics: [200, 500, 503],
+  getOpenApiDocument: [200, 500, 503],
   getPublicSession: [200, 400, 404, 500, 503],
   getPublicSessionEvents: [200, 400, 404, 500, 503],
   getPublicSessionFrame: [200, 304, 400, 404, 500, 503],

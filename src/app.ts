@@ -90,7 +90,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // src/http/access-log.ts writes one line per request instead, at debug.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
-    return503OnClosing: true,
+    // Requests that arrive while closing get the contract's 503 instead (src/http/route-guards.ts).
+    return503OnClosing: false,
     forceCloseConnections: 'idle' as const,
     trustProxy: trustProxyOption(config.TRUST_PROXY),
     // Slow clients (SPEC section 9): headers and body each have a deadline, idle

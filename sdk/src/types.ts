@@ -320,7 +320,7 @@ export interface paths {
         };
         /**
          * The process is up
-         * @description Answers while the process is up; for liveness probes.
+         * @description Answers while the process is up; for liveness probes. While the instance shuts down, every request, this one too, is answered 503.
          */
         get: operations["getHealth"];
         put?: never;
@@ -950,7 +950,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The store cannot be reached (`unavailable`); retry after the number of seconds in Retry-After. */
+        /** @description The store cannot be reached, or this instance is shutting down (`unavailable`); retry after the number of seconds in Retry-After. */
         PublicReadUnavailable: {
             headers: {
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
@@ -1008,7 +1008,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The store cannot be reached, or every renderer is busy (`unavailable`); retry after the number of seconds in Retry-After. */
+        /** @description The store cannot be reached, every renderer is busy, or this instance is shutting down (`unavailable`); retry after the number of seconds in Retry-After. */
         Unavailable: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
@@ -1096,6 +1096,7 @@ export interface operations {
         responses: {
             200: components["responses"]["JwkSet"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getJwksAlias: {
@@ -1109,6 +1110,7 @@ export interface operations {
         responses: {
             200: components["responses"]["JwkSet"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     issueToken: {
@@ -1476,6 +1478,7 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getPublicSessionEvents: {
@@ -1583,6 +1586,7 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getMetrics: {
@@ -1604,6 +1608,7 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getOpenApiDocument: {
@@ -1627,6 +1632,7 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getReadiness: {

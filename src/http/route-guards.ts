@@ -1,5 +1,5 @@
 import fastifyRateLimit, { normalizeIP, type FastifyRateLimitStore } from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import type { Config } from '../config.js';
 import { DomainError } from '../domain/errors.js';
 import type { Store } from '../store/store.js';
@@ -59,9 +59,20 @@ function routeKey(route: RouteOptions): string[] {
  * - anonymous writes are counted per client address before the body is read;
  * - authenticated writes are counted per user_id after the token is verified,
  *   so nobody can spend another user's budget.
+ * - once the instance is closing, every request is refused with the contract's
+ *   503 and Retry-After (Fastify's own return503OnClosing answer, which
+ *   src/app.ts turns off, has a body of its own shape), before its token or
+ *   body is looked at.
  * A limit of 0 turns that limit off.
  */
 export async function installRouteGuards(app: FastifyInstance, store: Store, config: Config): Promise<void> {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  const refuseWhileClosing: onRequestHookHandler = (_request, _reply, done) => {
+    done(closing ? new DomainError('unavailable', 'this instance is shutting down; try again', { retryAfterSeconds: 1 }) : undefined);
+  };
   await app.register(fastifyRateLimit, {
     global: false,
     store: countersIn(store),
@@ -93,6 +104,7 @@ export async function installRouteGuards(app: FastifyInstance, store: Store, con
 
   app.addHook('onRoute', (route) => {
     const keys = routeKey(route);
+    route.onRequest = withOnRequest(route.onRequest, refuseWhileClosing);
     // fastify-openapi-glue's only preHandler is its security check, on the /api/user/ operations.
     if (route.preHandler !== undefined && route.url.startsWith('/api/user/')) {
       route.onRequest = withOnRequest(route.onRequest, ...(Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]));

@@ -13,7 +13,8 @@
  * declaration the service can never produce is noticed too.
  */
 import { readFileSync } from 'node:fs';
-import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declaredStatuses, operationIds, operationOfRoute, type OperationId } from '../../generated/handlers.js';
 import { buildApp, type App } from '../../src/app.js';
@@ -109,7 +110,9 @@ async function expectAnswer(app: App, status: number, request: InjectOptions): P
   return checkAnswer(request, await app.inject(request), status);
 }
 
-function checkAnswer(request: InjectOptions, res: LightMyRequestResponse, status: number): LightMyRequestResponse {
+type Answer = Pick<LightMyRequestResponse, 'statusCode' | 'headers' | 'body'>;
+
+function checkAnswer<R extends Answer>(request: InjectOptions, res: R, status: number): R {
   const op = operationOfRequest(request);
   const what = `${String(request.method ?? 'GET')} ${urlOf(request)} (${op})`;
   expect(res.statusCode, `${what}: ${res.body.slice(0, 300)}`).toBe(status);
@@ -386,6 +389,44 @@ describe('limits: rate limits and a busy renderer', () => {
     expect(statuses).toContain(503);
     // Each answer, refused or not, is checked like every other: declared, with its declared headers.
     answers.forEach((res, i) => checkAnswer(requests[i] ?? requests[0]!, res, res.statusCode));
+  });
+});
+
+describe('while the instance shuts down', () => {
+  it("every request gets the contract's 503 with Retry-After (and a public read its CORS header), not Fastify's own answer", async () => {
+    const app = await build({}, faultyStore().store);
+    const requests: InjectOptions[] = [
+      get('/healthz'),
+      get('/metrics'),
+      get('/openapi.json'),
+      get('/docs'),
+      get('/.well-known/jwks.json'),
+      get('/api/auth/jwks'),
+      get('/frame/pub'),
+      json('POST', '/api/session', { session_id: 'late', template: TEMPLATE }),
+      json('POST', '/api/user/alice/session', { session_id: 'late', template: TEMPLATE }),
+    ];
+    const answers: Answer[] = [];
+    // Runs after the service's own preClose hooks: the instance is closing but still listening.
+    // Without TLS the app is the plain HTTP/1.1 instance; the App union's overloads hide addHook's preClose.
+    (app as FastifyInstance).addHook('preClose', async () => {
+      const { port } = app.server.address() as AddressInfo;
+      for (const request of requests) {
+        const res = await fetch(`http://127.0.0.1:${port}${urlOf(request)}`, {
+          method: String(request.method ?? 'GET'),
+          headers: request.headers as Record<string, string> | undefined,
+          body: typeof request.payload === 'string' ? request.payload : undefined,
+        });
+        answers.push({ statusCode: res.status, headers: Object.fromEntries(res.headers), body: await res.text() });
+      }
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    await app.close();
+    expect(answers).toHaveLength(requests.length);
+    answers.forEach((res, i) => {
+      checkAnswer(requests[i] ?? get('/'), res, 503);
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'unavailable' });
+    });
   });
 });
 
