@@ -376,6 +376,11 @@ function limitsSource(doc: Doc): string {
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   const bundled = await bundle();
+  // The wire contract as a caller sees it: a member with a default stays optional.
+  // openapi-typescript's defaultNonNullable would make it required in component
+  // schemas (TokenRequest.ttl_seconds, which SDK callers may omit) but not in
+  // inline parameters (`limit`, which handlers always receive), so it is off;
+  // handlers.ts types the validated request instead (Validated).
   const types = astToString(await openapiTS(structuredClone(bundled) as never, { alphabetize: true, defaultNonNullable: false }));
   // Resolved once here rather than at every boot: fastify-openapi-glue follows no $ref across documents.
   const resolved = await SwaggerParser.dereference(structuredClone(bundled) as never);
