@@ -1,7 +1,9 @@
+import { contractLimits } from '../../../generated/limits.js';
+
 /** Bounds on what one untrusted template may cost. */
 export const RENDER_LIMITS = {
-  /** Characters liquidjs may parse per template (the contract caps templates at 64 KiB). */
-  parseChars: 65_536,
+  /** Characters liquidjs may parse per template: as many as the contract lets a template hold. */
+  parseChars: contractLimits.schemas.Template.maxLength,
   /** Cooperative render-time budget inside liquidjs, in milliseconds. */
   renderMs: 250,
   /** liquidjs allocation budget (its own units, roughly characters and array slots). */
