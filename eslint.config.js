@@ -51,14 +51,8 @@ export default tseslint.config(
     rules: { '@typescript-eslint/unbound-method': 'off' },
   },
   {
-    // Tests reach into responses whose shapes the contract validator has already checked.
     files: ['tests/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-unsafe-member-access': 'off',
-      '@typescript-eslint/no-unsafe-assignment': 'off',
-      '@typescript-eslint/no-unsafe-argument': 'off',
-      '@typescript-eslint/no-unsafe-call': 'off',
-      '@typescript-eslint/no-unsafe-return': 'off',
       // In a test a wrong assumption fails the test, which is what a test is for.
       '@typescript-eslint/no-non-null-assertion': 'off',
       // afterAll guards like `running?.close()` cover a beforeAll that failed, which the declared type cannot say.

@@ -24,6 +24,8 @@ import { resolvedContractPath } from '../../src/paths.js';
 import { EmbeddedStore } from '../../src/store/embedded-store.js';
 import { StoreFullError, StoreUnavailableError } from '../../src/store/errors.js';
 import type { Store } from '../../src/store/store.js';
+import { expectComponentSchema } from '../helpers/contract.js';
+import { parseJson } from '../helpers/json.js';
 
 const NS = 'xmlns="http://www.w3.org/2000/svg"';
 const TEMPLATE = `<svg ${NS}><text>{{ v }}</text></svg>`;
@@ -125,8 +127,7 @@ function checkAnswer<R extends Answer>(request: InjectOptions, res: R, status: n
   for (const [name, spec] of declared) {
     if (spec.required) expect(res.headers[name], `${what} ${status} lacks the required header ${name}`).toBeDefined();
   }
-  if (status >= 400)
-    expect(JSON.parse(res.body), `${what}: Error shape`).toMatchObject({ error: expect.any(String), code: expect.any(String) });
+  if (status >= 400) expectComponentSchema('Error', parseJson(res.body), `${what}: Error shape`);
   let statuses = seen.get(op);
   if (!statuses) seen.set(op, (statuses = new Set()));
   statuses.add(status);

@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
-import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
+import { chromiumAvailable, editorArgs, launchChromium } from '../helpers/browser.js';
 import { selfSignedCertificate, type SelfSigned } from '../helpers/tls.js';
 
 const IMAGES = 20;
@@ -96,10 +96,10 @@ describe.runIf(chromiumAvailable())('20 live images on one page in headless Chro
       await page.goto(`${running.baseUrl}/session/board-3`);
       await page.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth === 60);
       expect(await page.getAttribute('#live', 'src')).toBe('/stream/board-3');
-      await expect.poll(async () => JSON.parse((await page.inputValue('#args')) || 'null')).toEqual({ n: 3, width: 60 });
+      await expect.poll(() => editorArgs(page)).toEqual({ n: 3, width: 60 });
       const updated = await running.app.inject({ method: 'PUT', url: '/api/session/board-3', payload: { args: { n: 'x', width: 70 } } });
       expect(updated.statusCode).toBe(200);
-      await expect.poll(async () => JSON.parse(await page.inputValue('#args'))).toEqual({ n: 'x', width: 70 });
+      await expect.poll(() => editorArgs(page)).toEqual({ n: 'x', width: 70 });
       await page.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth === 70);
     } finally {
       await page.close();
@@ -141,9 +141,7 @@ describe.runIf(chromiumAvailable())('20 live images on one page in headless Chro
       const widths = () =>
         page.evaluate(() => [...document.querySelectorAll<HTMLImageElement>('#twelve img')].map((image) => image.naturalWidth));
       await expect.poll(widths, { timeout: 15_000 }).toEqual(Array.from({ length: LIVE }, () => 50));
-      await expect
-        .poll(async () => JSON.parse((await page.inputValue('#args')) || 'null'), { timeout: 15_000 })
-        .toEqual({ n: 'start', width: 40 });
+      await expect.poll(() => editorArgs(page), { timeout: 15_000 }).toEqual({ n: 'start', width: 40 });
       await expect
         .poll(() => page.evaluate(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth), { timeout: 15_000 })
         .toBe(40);

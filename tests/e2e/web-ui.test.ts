@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { bearer, PASSWORD, tokenFor } from '../helpers/auth.js';
-import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
+import { chromiumAvailable, editorArgs, launchChromium } from '../helpers/browser.js';
 import { bodyOf, expectResponse } from '../helpers/contract.js';
 
 describe.runIf(chromiumAvailable())('web UI in headless Chromium', () => {
@@ -46,7 +46,7 @@ describe.runIf(chromiumAvailable())('web UI in headless Chromium', () => {
     await createSession('board', '{"status": "first"}');
     await page.waitForURL(`${running.baseUrl}/session/ada/board`);
     await page.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth > 0);
-    await expect.poll(async () => JSON.parse((await page.inputValue('#args')) || 'null')).toEqual({ status: 'first' });
+    await expect.poll(() => editorArgs(page)).toEqual({ status: 'first' });
     await expect.poll(() => page.isEnabled('#update')).toBe(true);
 
     await page.fill('#args', '{"status": "second"}');
@@ -105,7 +105,7 @@ describe.runIf(chromiumAvailable())('web UI in headless Chromium', () => {
     await page.waitForURL(`${running.baseUrl}/session/open-board`);
     // The page's script reads the session and fills the editor after load: wait for it, or the fill below races it.
     await expect.poll(() => page.isEnabled('#update')).toBe(true);
-    await expect.poll(async () => JSON.parse((await page.inputValue('#args')) || 'null')).toEqual({ status: 'x' });
+    await expect.poll(() => editorArgs(page)).toEqual({ status: 'x' });
     await page.fill('#args', '{"status": "y"}');
     await page.click('#update');
     await expect.poll(() => message('update-message').textContent()).toContain('Updated');
@@ -412,7 +412,7 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     }
     const page = await context.newPage();
     await page.goto(`${running.baseUrl}/session/lin/crowded`, { waitUntil: 'commit' });
-    await expect.poll(async () => JSON.parse((await page.inputValue('#args')) || 'null'), { timeout: 15_000 }).toEqual({ status: 'one' });
+    await expect.poll(() => editorArgs(page), { timeout: 15_000 }).toEqual({ status: 'one' });
     await page.waitForFunction(() => (document.querySelector('#live') as HTMLImageElement).naturalWidth > 0, undefined, {
       timeout: 15_000,
     });
@@ -429,13 +429,13 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     await writer.fill('#args', '{"status": "two"}');
     await writer.click('#update');
     await expect.poll(() => writer.textContent('#update-message')).toContain('Updated');
-    await expect.poll(async () => JSON.parse(await reader.inputValue('#args'))).toEqual({ status: 'two' });
+    await expect.poll(() => editorArgs(reader)).toEqual({ status: 'two' });
     await expect.poll(() => reader.textContent('#update-message')).toContain('Updated elsewhere');
     // The reader's editor now writes over the newest version: no conflict.
     await reader.fill('#args', '{"status": "three"}');
     await reader.click('#update');
     await expect.poll(() => reader.textContent('#update-message')).toContain('Updated');
-    await expect.poll(async () => JSON.parse(await writer.inputValue('#args'))).toEqual({ status: 'three' });
+    await expect.poll(() => editorArgs(writer)).toEqual({ status: 'three' });
   });
 
   it('When this page has unsaved edits and someone else saves first, then Update explains the 412 and offers to load their version instead of overwriting', async () => {
@@ -447,7 +447,7 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     expect(other.status).toBe(204);
     await expect.poll(() => page.textContent('#update-message')).toContain('Someone else has just updated');
     // The edits are kept while the newer version is announced.
-    expect(JSON.parse(await page.inputValue('#args'))).toEqual({ status: 'mine' });
+    expect(await editorArgs(page)).toEqual({ status: 'mine' });
 
     await page.click('#update');
     await expect.poll(() => page.isVisible('#conflict')).toBe(true);
@@ -457,7 +457,7 @@ describe.runIf(chromiumAvailable())('web UI: what users of similar tools expect 
     expect(bodyOf(await running.api('GET', '/api/user/lin/session/stale'), 'getUserSession', 200).args).toEqual({ status: 'theirs' });
 
     await page.click('#conflict-reload');
-    await expect.poll(async () => JSON.parse(await page.inputValue('#args'))).toEqual({ status: 'theirs' });
+    await expect.poll(() => editorArgs(page)).toEqual({ status: 'theirs' });
     expect(await page.isHidden('#conflict')).toBe(true);
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('args');
   });

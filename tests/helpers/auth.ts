@@ -1,6 +1,7 @@
 import { createPrivateKey, createHmac, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { Store } from '../../src/store/store.js';
 import { expectResponse, type ApiResponse } from './contract.js';
+import { isRecord, parseJson } from './json.js';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -14,6 +15,36 @@ export async function tokenFor(
   if (res.status !== 200) throw new Error(`token for ${userId}: ${res.status} ${res.text}`);
   expectResponse(res, 'issueToken', 200);
   return res.body.token;
+}
+
+/** The `kid` of a token's protected header, or undefined when the header has none. */
+export function kidOf(token: string): unknown {
+  const header = parseJson(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
+  return isRecord(header) ? header.kid : undefined;
+}
+
+/** What `npm run keys:rotate` (scripts/rotate-keys.ts) prints on stdout. */
+export interface RotateOutput {
+  rotated: true;
+  kid: string;
+  retired: string | null;
+  signsFrom: string;
+  immediate: boolean;
+}
+
+/** Parses the script's stdout, failing unless it has the shape RotateOutput says. */
+export function parseRotateOutput(stdout: string): RotateOutput {
+  const value = parseJson(stdout);
+  if (
+    !isRecord(value) ||
+    value.rotated !== true ||
+    typeof value.kid !== 'string' ||
+    (value.retired !== null && typeof value.retired !== 'string') ||
+    typeof value.signsFrom !== 'string' ||
+    typeof value.immediate !== 'boolean'
+  )
+    throw new Error(`keys:rotate printed something else than its result: ${stdout}`);
+  return { rotated: true, kid: value.kid, retired: value.retired, signsFrom: value.signsFrom, immediate: value.immediate };
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

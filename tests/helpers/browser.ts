@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { parseJson } from './json.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -30,4 +31,14 @@ export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
       ...extraArgs,
     ],
   });
+}
+
+/**
+ * The page's args editor (#args) parsed as JSON, null while it is empty; a
+ * test compares it with the args it expects. Not yet valid JSON throws, which
+ * an expect.poll retries.
+ */
+export async function editorArgs(page: Page): Promise<unknown> {
+  const text = await page.inputValue('#args');
+  return text === '' ? null : parseJson(text);
 }

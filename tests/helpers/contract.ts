@@ -125,18 +125,22 @@ export function expectContract(method: string, path: string, status: number, con
 
 /**
  * Fails the test unless the value matches a named schema of the contract's
- * components: for what a streaming response carries inside its body (the data
- * of a server-sent event), which no response schema can describe. Afterwards
- * the value has that schema's generated type.
+ * components: for JSON the checked test clients never see, such as what a
+ * streaming response carries inside its body (the data of a server-sent
+ * event), which no response schema can describe, or a body read off a raw
+ * socket or HTTP/2 stream. Afterwards the value has that schema's generated
+ * type. `context` (what the value answered) leads the failure message.
  */
 export function expectComponentSchema<N extends keyof components['schemas']>(
   name: N,
   value: unknown,
+  context?: string,
 ): asserts value is components['schemas'][N] {
   const schema = (dereferenced as unknown as { components: { schemas: Record<string, Schema | undefined> } }).components.schemas[name];
   if (!schema) throw new Error(`the contract has no schema ${name}`);
   const validate = validatorFor(schema);
-  expect(validate(value), `${name}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value)}`).toBe(true);
+  const where = context === undefined ? '' : `${context}: `;
+  expect(validate(value), `${where}${name}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value)}`).toBe(true);
 }
 
 /**

@@ -4,7 +4,15 @@ import { EmbeddedStore } from '../../src/store/embedded-store.js';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { PASSWORD } from '../helpers/auth.js';
 import { expectResponse } from '../helpers/contract.js';
+import { isRecord, parseJson } from '../helpers/json.js';
 import { describeEachStore } from '../helpers/stores.js';
+
+/** The passwordHash of a stored account record, failing unless the record is an object with a string there. */
+function passwordHashOf(record: string): string {
+  const account = parseJson(record);
+  if (!isRecord(account) || typeof account.passwordHash !== 'string') throw new Error(`the account record has no passwordHash: ${record}`);
+  return account.passwordHash;
+}
 
 let seq = 0;
 const newUser = () => `user-${Date.now().toString(36)}-${++seq}`;
@@ -103,11 +111,11 @@ describeEachStore('auth', (variant) => {
     await login(user);
     const account = (await stored(`user:${user}:account`))!;
     expect(account.value).not.toContain(PASSWORD);
-    expect(JSON.parse(account.value).passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$/);
+    expect(passwordHashOf(account.value)).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$/);
     expect(account.expires).toBe(false);
     const second = newUser();
     await login(second);
-    const salts = [account.value, (await stored(`user:${second}:account`))!.value].map((r) => JSON.parse(r).passwordHash.split('$')[4]);
+    const salts = [account.value, (await stored(`user:${second}:account`))!.value].map((r) => passwordHashOf(r).split('$')[4]);
     expect(salts[0]).not.toBe(salts[1]);
   });
 });

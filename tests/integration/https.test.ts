@@ -7,6 +7,8 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startApp, type RunningApp } from '../helpers/app.js';
+import { expectComponentSchema } from '../helpers/contract.js';
+import { parseJson } from '../helpers/json.js';
 import { parseParts } from '../helpers/multipart.js';
 import { selfSignedCertificate, type SelfSigned } from '../helpers/tls.js';
 
@@ -218,7 +220,9 @@ describe('HTTPS slow-client limits hold over both protocols (SPEC section 9)', (
       await response.responded;
       await response.until(() => response.ended);
       expect(response.headers[':status']).toBe(408);
-      expect(JSON.parse(response.text)).toEqual({ error: expect.any(String), code: 'validation_failed' });
+      const body = parseJson(response.text);
+      expectComponentSchema('Error', body);
+      expect(body.code).toBe('validation_failed');
     } finally {
       client.close();
     }

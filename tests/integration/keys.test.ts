@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createPrivateKey, type JsonWebKey } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -18,6 +18,8 @@ import { projectRoot } from '../../src/paths.js';
 import { EmbeddedStore } from '../../src/store/embedded-store.js';
 import { RedisStore } from '../../src/store/redis-store.js';
 import type { Store } from '../../src/store/store.js';
+import { kidOf, parseRotateOutput } from '../helpers/auth.js';
+import { isRecord, parseJson } from '../helpers/json.js';
 import { redisAvailable, startRedis, type ThrowawayRedis } from '../helpers/redis-server.js';
 
 const run = promisify(execFile);
@@ -32,11 +34,6 @@ function recordingLogger() {
   };
 }
 
-function kidOf(token: string): unknown {
-  const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
-  return header !== null && typeof header === 'object' && 'kid' in header ? header.kid : undefined;
-}
-
 /** The store seen through a counter of every call, to prove a path issues no store command. */
 function counted(store: Store): { store: Store; calls: () => number; reset(): void } {
   let calls = 0;
@@ -46,7 +43,8 @@ function counted(store: Store): { store: Store; calls: () => number; reset(): vo
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         calls++;
-        return Reflect.apply(value, target, args);
+        const result: unknown = Reflect.apply(value, target, args);
+        return result;
       };
     },
   });
@@ -224,7 +222,8 @@ function keyRingSuite(name: string, open: () => Promise<{ store: Store; close():
       const rotation = await rotateSigningKey(store, { maxTokenTtlSeconds: TTL, now });
       const stored = await store.get(PRIVATE_KEY);
       expect(stored).not.toBeNull();
-      const top = JSON.parse(stored?.value ?? 'null') as JsonWebKey & { kid: string; next: { kid: string; activateAt: number } };
+      const top = parseJson(stored?.value ?? 'null');
+      if (!isRecord(top)) throw new Error(`${PRIVATE_KEY} does not hold a JSON object: ${stored?.value ?? 'nothing'}`);
       expect(top.kid).toBe(rotation.retired);
       expect(createPrivateKey({ key: top, format: 'jwk' }).type).toBe('private');
       expect(top.next).toMatchObject({ kid: rotation.kid, activateAt: rotation.activateAt });
@@ -235,7 +234,14 @@ function keyRingSuite(name: string, open: () => Promise<{ store: Store; close():
       let now = Date.now();
       const ring = await KeyRing.open(store, recordingLogger(), { refresh: false, now: () => now });
       let reads = 0;
-      const counting: Store = Object.create(store, { get: { value: (key: string) => (reads++, store.get(key)) } });
+      const countedGet: Store['get'] = (key) => (reads++, store.get(key));
+      const counting = new Proxy(store, {
+        get(target, property, receiver) {
+          if (property === 'get') return countedGet;
+          const value: unknown = Reflect.get(target, property, receiver);
+          return value;
+        },
+      });
       const watched = await KeyRing.open(counting, recordingLogger(), { refresh: false, now: () => now });
       reads = 0;
       for (let i = 0; i < 50; i++) expect(await watched.reloadFor(`unknown-${i}`)).toBeUndefined();
@@ -304,7 +310,7 @@ describe.runIf(redisAvailable())('redis', () => {
         cwd: projectRoot,
         env: { ...process.env, REDIS_URL: redis.url },
       });
-      return JSON.parse(stdout) as { kid: string; retired: string | null; signsFrom: string; immediate: boolean };
+      return parseRotateOutput(stdout);
     };
 
     it('When it runs without --now, then it publishes a key that signs only after the JWKS max-age plus the refresh interval', async () => {

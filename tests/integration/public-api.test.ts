@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { bodyOf, expectResponse, expectStatus } from '../helpers/contract.js';
+import { isRecord, parseJson } from '../helpers/json.js';
 import { describeEachStore } from '../helpers/stores.js';
 
 const TEMPLATE = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="30"><text x="4" y="20">{{ status }}</text></svg>';
@@ -119,7 +120,8 @@ describeEachStore('public session API', (variant) => {
     const read = await running.api('GET', `/api/session/${id}`);
     expect(read.body).toEqual({ session_id: id, template: TEMPLATE, args: { a: 2 } });
     if (variant.redis()) {
-      const stored = JSON.parse((await variant.redis()!.client.get(`session:${id}`))!);
+      const stored = parseJson((await variant.redis()!.client.get(`session:${id}`))!);
+      if (!isRecord(stored)) throw new Error(`session:${id} does not hold a JSON object`);
       expect(Object.keys(stored).sort()).toEqual(['args', 'createdAt', 'etag', 'revision', 'svg', 'template', 'updatedAt']);
     }
   });

@@ -182,7 +182,7 @@ describeEachStore('password guessing under concurrency', (variant) => {
       () => accounts.authenticate(user, 'right password', client),
     ];
     const outcomes = await burst(attempts);
-    expect(outcomes).toEqual([...Array(PER_USER).fill('invalid_credentials'), 'rate_limited']);
+    expect(outcomes).toEqual([...Array<string>(PER_USER).fill('invalid_credentials'), 'rate_limited']);
   });
 
   it('When the correct password holds a slot among concurrent guesses, then it succeeds, the guesses fail, and attempts are allowed afterwards', async () => {
