@@ -294,7 +294,8 @@ describe.runIf(redisAvailable())('redis', () => {
     return { store, close: () => store.close() };
   });
 
-  describe('npm run keys:rotate', () => {
+  // Each case starts the script as its own TypeScript process: seconds apiece, many more on a loaded machine.
+  describe('npm run keys:rotate', { timeout: 90_000 }, () => {
     let own: Redis;
     let store: RedisStore;
     beforeAll(async () => {

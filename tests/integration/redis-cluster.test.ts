@@ -116,7 +116,8 @@ describe.runIf(redisAvailable())('on a Redis Cluster (3 masters, 3 replicas), tw
     } finally {
       await later.close();
     }
-  });
+    // A TypeScript process for the script and a new instance on the cluster: past 20 s on a loaded machine.
+  }, 90_000);
 
   it('When a user holds 150 sessions spread over the shards, then they are listed page by page, each once', async () => {
     const token = await a.api('POST', '/api/auth/token', { json: { user_id: 'many', password: 'a long passphrase' } });
