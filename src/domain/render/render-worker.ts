@@ -8,16 +8,23 @@
  * progress array, so the main thread can time each render on its own and, when
  * it stops the worker, knows which template was running.
  */
-import { workerData } from 'node:worker_threads';
+import { threadId, workerData } from 'node:worker_threads';
 import { Liquid, type Template } from 'liquidjs';
 import { etagOf } from './etag.js';
 import { RENDER_LIMITS } from './limits.js';
+import { PROGRESS_FIELDS, PROGRESS_SLOTS } from './progress.js';
 import { checkSvgOutput } from './svg-output.js';
 
 /** What the pool gives every worker at start. */
 export interface RenderWorkerData {
   renderLimitMs: number;
-  /** Int32 pairs per batch slot: [started at (ms since `epochMs`, wrapping), 1-based index of the render running]. */
+  /**
+   * PROGRESS_FIELDS Int32s per worker (at threadId % PROGRESS_SLOTS): the
+   * batch it is on, the 1-based index of the render running, and when that
+   * render started (ms since `epochMs`, wrapping). One writer per entry: a
+   * worker being terminated may still write a moment longer, but only to its
+   * own entry and for its own batch.
+   */
   progress: SharedArrayBuffer;
   epochMs: number;
 }
@@ -28,8 +35,8 @@ export interface RenderItem {
 }
 
 export interface RenderBatch {
-  /** The pair in the progress array this batch reports to. */
-  slot: number;
+  /** Names the batch in the progress array. */
+  id: number;
   items: RenderItem[];
 }
 
@@ -80,10 +87,14 @@ function renderOne(item: RenderItem): RenderOutcome {
 
 export default function renderBatch(batch: RenderBatch): RenderOutcome[] {
   const outcomes: RenderOutcome[] = [];
+  const at = (threadId % PROGRESS_SLOTS) * PROGRESS_FIELDS;
+  // No render yet, then the batch: a reader that sees this batch sees no index of the one before.
+  Atomics.store(progress, at + 1, 0);
+  Atomics.store(progress, at, batch.id);
   for (const [i, item] of batch.items.entries()) {
     // The start first, then the index: a reader that sees the new index sees its start too.
-    Atomics.store(progress, batch.slot * 2, (Date.now() - data.epochMs) | 0);
-    Atomics.store(progress, batch.slot * 2 + 1, i + 1);
+    Atomics.store(progress, at + 2, (Date.now() - data.epochMs) | 0);
+    Atomics.store(progress, at + 1, i + 1);
     outcomes.push(renderOne(item));
   }
   return outcomes;

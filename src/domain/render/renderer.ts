@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { DomainError } from '../errors.js';
 import { RENDER_LIMITS } from './limits.js';
+import { PROGRESS_FIELDS, PROGRESS_SLOTS } from './progress.js';
 import type { RenderBatch, RenderItem, RenderOutcome, RenderWorkerData } from './render-worker.js';
 
 export { etagOf } from './etag.js';
@@ -59,7 +60,7 @@ interface Waiting extends RenderItem {
 }
 
 interface InFlight {
-  slot: number;
+  id: number;
   items: Waiting[];
   controller: AbortController;
   /** Index of the render that outlived the timeout, once the batch was stopped for it. */
@@ -79,8 +80,9 @@ function errorCode(err: unknown): string | undefined {
  * message: handing a task to another thread costs more than rendering a small
  * template, so under load the batches grow and that cost is shared, while a
  * render that arrives at an idle pool goes alone at once. Each render keeps
- * its own hard timeout, counted from when its worker starts it (a shared
- * progress array says which render of a batch runs and since when). A render
+ * its own hard timeout, counted from when its worker starts it (each worker
+ * writes into a shared array which render of which batch it runs and since
+ * when). A render
  * past its timeout stops its worker; only that render fails, and the others of
  * its batch are sent again, each on its own.
  */
@@ -90,7 +92,7 @@ export class WorkerRenderer implements Renderer {
   private readonly epochMs = Date.now();
   private readonly waiting: Waiting[] = [];
   private readonly inFlight = new Map<number, InFlight>();
-  private readonly freeSlots: number[];
+  private nextBatchId = 0;
   private flushScheduled = false;
   private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
@@ -98,9 +100,8 @@ export class WorkerRenderer implements Renderer {
   constructor(private readonly options: WorkerRendererOptions) {
     const here = fileURLToPath(import.meta.url);
     const extension = path.extname(here);
-    const shared = new SharedArrayBuffer(options.threads * 2 * Int32Array.BYTES_PER_ELEMENT);
+    const shared = new SharedArrayBuffer(PROGRESS_SLOTS * PROGRESS_FIELDS * Int32Array.BYTES_PER_ELEMENT);
     this.progress = new Int32Array(shared);
-    this.freeSlots = Array.from({ length: options.threads }, (_, i) => i);
     this.pool = new Piscina({
       // Under tsx/vitest the worker is TypeScript too and needs the same loader.
       filename: path.join(path.dirname(here), `render-worker${extension}`),
@@ -146,29 +147,31 @@ export class WorkerRenderer implements Renderer {
   /** Sends waiting renders to free workers, one batch per worker. */
   private dispatch(): void {
     while (this.waiting.length > 0 && !this.closed) {
-      const slot = this.freeSlots.pop();
-      if (slot === undefined) return;
+      const free = this.options.threads - this.inFlight.size;
+      if (free <= 0) return;
       // Shares the waiting renders evenly among the free workers rather than giving the first one all.
-      let size = Math.min(MAX_BATCH, Math.ceil(this.waiting.length / (this.freeSlots.length + 1)));
+      let size = Math.min(MAX_BATCH, Math.ceil(this.waiting.length / free));
       const alone = this.waiting.findIndex((item) => item.alone);
       if (alone === 0) size = 1;
       else if (alone > 0) size = Math.min(size, alone);
       const items = this.waiting.splice(0, size);
       for (const item of items) item.attempts++;
-      const batch: InFlight = { slot, items, controller: new AbortController() };
-      Atomics.store(this.progress, slot * 2 + 1, 0);
-      this.inFlight.set(slot, batch);
-      this.pool.run({ slot, items: items.map(({ template, args }) => ({ template, args })) }, { signal: batch.controller.signal }).then(
-        (outcomes) => this.settle(batch, outcomes),
-        (err: unknown) => this.fail(batch, err),
-      );
+      // Never 0, which no worker has written yet; wraps long before it could meet a batch still running.
+      this.nextBatchId = (this.nextBatchId % 0x7fffffff) + 1;
+      const batch: InFlight = { id: this.nextBatchId, items, controller: new AbortController() };
+      this.inFlight.set(batch.id, batch);
+      this.pool
+        .run({ id: batch.id, items: items.map(({ template, args }) => ({ template, args })) }, { signal: batch.controller.signal })
+        .then(
+          (outcomes) => this.settle(batch, outcomes),
+          (err: unknown) => this.fail(batch, err),
+        );
       this.watchdog ??= setInterval(() => this.enforceTimeouts(), Math.max(5, Math.min(100, this.options.timeoutMs / 10)));
     }
   }
 
   private release(batch: InFlight): void {
-    this.inFlight.delete(batch.slot);
-    this.freeSlots.push(batch.slot);
+    this.inFlight.delete(batch.id);
     if (this.inFlight.size === 0) {
       clearInterval(this.watchdog);
       this.watchdog = undefined;
@@ -191,7 +194,7 @@ export class WorkerRenderer implements Renderer {
    * sent again, to the front of the queue.
    */
   private fail(batch: InFlight, err: unknown): void {
-    const running = batch.overran ?? Atomics.load(this.progress, batch.slot * 2 + 1) - 1;
+    const running = batch.overran ?? (this.runningIn(batch)?.index ?? 0) - 1;
     const outOfMemory = errorCode(err) === 'ERR_WORKER_OUT_OF_MEMORY';
     const again: Waiting[] = [];
     for (const [i, item] of batch.items.entries()) {
@@ -212,18 +215,32 @@ export class WorkerRenderer implements Renderer {
     this.release(batch);
   }
 
+  /**
+   * Which render of the batch its worker is on (1-based) and since when, or
+   * undefined before a worker has taken it up. Read from the worker's own
+   * progress entry, checked to name this batch before and after the read.
+   */
+  private runningIn(batch: InFlight): { index: number; startedAt: number } | undefined {
+    for (let at = 0; at < this.progress.length; at += PROGRESS_FIELDS) {
+      if (Atomics.load(this.progress, at) !== batch.id) continue;
+      const index = Atomics.load(this.progress, at + 1);
+      const startedAt = Atomics.load(this.progress, at + 2);
+      // It moved on between the reads: the next sweep will see where it is.
+      if (index !== Atomics.load(this.progress, at + 1) || Atomics.load(this.progress, at) !== batch.id) return undefined;
+      return index === 0 ? undefined : { index, startedAt };
+    }
+    return undefined;
+  }
+
   /** Stops the worker of any render that has run longer than the timeout. */
   private enforceTimeouts(): void {
     const now = (Date.now() - this.epochMs) | 0;
     for (const batch of this.inFlight.values()) {
       if (batch.overran !== undefined) continue;
-      const index = Atomics.load(this.progress, batch.slot * 2 + 1);
-      const startedAt = Atomics.load(this.progress, batch.slot * 2);
-      // Not started yet (a worker being replaced), or it moved on between the two reads.
-      if (index === 0 || index !== Atomics.load(this.progress, batch.slot * 2 + 1)) continue;
+      const running = this.runningIn(batch);
       // `| 0` keeps the difference right across the 32-bit wrap (every 24.8 days).
-      if (((now - startedAt) | 0) > this.options.timeoutMs) {
-        batch.overran = index - 1;
+      if (running && ((now - running.startedAt) | 0) > this.options.timeoutMs) {
+        batch.overran = running.index - 1;
         batch.controller.abort();
       }
     }
