@@ -17,6 +17,25 @@ export async function tokenFor(
   return res.body.token;
 }
 
+/**
+ * A token for `userId` and one session of theirs, `sessionId`, created with
+ * `template` and args {v: 'start'}; fails the test unless the create is a 201.
+ */
+export async function userWithSession(
+  api: (m: string, p: string, o?: object) => Promise<ApiResponse>,
+  userId: string,
+  template: string,
+  sessionId = 's',
+): Promise<{ auth: { authorization: string } }> {
+  const auth = bearer(await tokenFor(api, userId));
+  const res = await api('POST', `/api/user/${userId}/session`, {
+    json: { session_id: sessionId, template, args: { v: 'start' } },
+    headers: auth,
+  });
+  expectResponse(res, 'createUserSession', 201);
+  return { auth };
+}
+
 /** The `kid` of a token's protected header, or undefined when the header has none. */
 export function kidOf(token: string): unknown {
   const header = parseJson(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
-import { bearer, tokenFor } from '../helpers/auth.js';
+import { userWithSession } from '../helpers/auth.js';
 import { bodyOf, expectComponentSchema, expectContract, expectResponse, type ApiResponse } from '../helpers/contract.js';
 import { StreamReader } from '../helpers/multipart.js';
 import { parseEventStream, type ServerSentEvent } from '../helpers/sse.js';
@@ -60,15 +60,7 @@ describeEachStore('data feed (/events)', (variant) => {
   }
   async function userSession() {
     const user = newId('ev-user');
-    const auth = bearer(await tokenFor(running.api, user));
-    expect(
-      (
-        await running.api('POST', `/api/user/${user}/session`, {
-          json: { session_id: 's', template: TEMPLATE, args: { v: 'start' } },
-          headers: auth,
-        })
-      ).status,
-    ).toBe(201);
+    const { auth } = await userWithSession(running.api, user, TEMPLATE);
     return { user, auth, path: `/api/user/${user}/session/s`, feed: `/events/${user}/s`, read: 'getUserSession' as const };
   }
   const etagOf = (res: ApiResponse) => res.headers.get('etag');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
-import { bearer, tokenFor } from '../helpers/auth.js';
+import { userWithSession } from '../helpers/auth.js';
 import { bodyOf, expectResponse, type ApiResponse } from '../helpers/contract.js';
 import { describeEachStore } from '../helpers/stores.js';
 
@@ -29,15 +29,7 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
       (await running.api('POST', '/api/session', { json: { session_id: publicId, template: TEMPLATE, args: { v: 'start' } } })).status,
     ).toBe(201);
     const user = newId('occ-user');
-    const auth = bearer(await tokenFor(running.api, user));
-    expect(
-      (
-        await running.api('POST', `/api/user/${user}/session`, {
-          json: { session_id: 's', template: TEMPLATE, args: { v: 'start' } },
-          headers: auth,
-        })
-      ).status,
-    ).toBe(201);
+    const { auth } = await userWithSession(running.api, user, TEMPLATE);
     return [
       {
         kind: 'public',
