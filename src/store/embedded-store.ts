@@ -1,5 +1,5 @@
 import { StoreFullError } from './errors.js';
-import type { ConditionalReplace, IndexEntry, MessageListener, Store, StoredEntry } from './store.js';
+import type { Budget, ConditionalReplace, IndexEntry, MessageListener, Reservation, Store, StoredEntry } from './store.js';
 
 /**
  * In-process store for a zero-configuration start: one instance, lost on
@@ -132,6 +132,29 @@ export class EmbeddedStore implements Store {
   }
 
   async increment(key: string, windowMs: number): Promise<{ count: number; expiresAt: number }> {
+    return this.incrementNow(key, windowMs);
+  }
+
+  async decrement(key: string): Promise<number> {
+    return this.decrementNow(key);
+  }
+
+  // Synchronous from the read to the last counter: nothing else can run in between.
+  async readAndReserve(key: string, budgets: Budget[], windowMs: number): Promise<Reservation> {
+    const current = this.live(key);
+    if (!current) return { entry: null };
+    const entry = { ...current };
+    for (const [index, budget] of budgets.entries()) {
+      const { count, expiresAt } = this.incrementNow(budget.key, windowMs);
+      if (count > budget.limit) {
+        for (const earlier of budgets.slice(0, index)) this.decrementNow(earlier.key);
+        return { entry, refused: { index, expiresAt } };
+      }
+    }
+    return { entry, refused: null };
+  }
+
+  private incrementNow(key: string, windowMs: number): { count: number; expiresAt: number } {
     const current = this.live(key);
     const count = current ? Number(current.value) + 1 : 1;
     const expiresAt = current?.expiresAt ?? this.now() + windowMs;
@@ -139,7 +162,7 @@ export class EmbeddedStore implements Store {
     return { count, expiresAt };
   }
 
-  async decrement(key: string): Promise<number> {
+  private decrementNow(key: string): number {
     const current = this.live(key);
     if (!current) return 0;
     const count = Math.max(0, Number(current.value) - 1);

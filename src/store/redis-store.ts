@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from './errors.js';
-import type { ConditionalReplace, IndexEntry, MessageListener, Store, StoredEntry } from './store.js';
+import type { Budget, ConditionalReplace, IndexEntry, MessageListener, Reservation, Store, StoredEntry } from './store.js';
 
 /** ioredis rejects a command with exactly this when `commandTimeout` passes without a reply. */
 function isTimeout(err: unknown): boolean {
@@ -54,10 +54,15 @@ function script(lua: string): Script {
  * a new cluster node) answers NOSCRIPT, and gets the text once.
  */
 async function runScript(client: Redis | Cluster, code: Script, key: string, ...args: string[]): Promise<unknown> {
+  return runScriptOn(client, code, [key], args);
+}
+
+/** runScript over several keys: only on one Redis, or keys a cluster keeps in one slot. */
+async function runScriptOn(client: Redis | Cluster, code: Script, keys: string[], args: string[]): Promise<unknown> {
   try {
-    return await client.evalsha(code.sha, 1, key, ...args);
+    return await client.evalsha(code.sha, keys.length, ...keys, ...args);
   } catch (err) {
-    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(code.lua, 1, key, ...args);
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(code.lua, keys.length, ...keys, ...args);
     throw err;
   }
 }
@@ -91,6 +96,29 @@ const DECREMENT_IF_POSITIVE = script(`
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 if count <= 0 then return 0 end
 return redis.call('DECR', KEYS[1])
+`);
+
+/**
+ * readAndReserve on one Redis. KEYS[1] is read; KEYS[2..] are the budgets'
+ * counters, ARGV[1] the window, ARGV[2..] their limits. Incremented like
+ * increment (PEXPIRE NX starts the window); a budget past its limit keeps its
+ * increment and the ones before it, incremented by this very script and so
+ * still there, are given back. Returns false for a missing key, else
+ * {value, PEXPIRETIME} plus, when refused, {budget index, its PEXPIRETIME}.
+ */
+const READ_AND_RESERVE = script(`
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+local expiry = redis.call('PEXPIRETIME', KEYS[1])
+for i = 2, #KEYS do
+  local count = redis.call('INCR', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[1], 'NX')
+  if count > tonumber(ARGV[i]) then
+    for j = 2, i - 1 do redis.call('DECR', KEYS[j]) end
+    return {value, expiry, i - 2, redis.call('PEXPIRETIME', KEYS[i])}
+  end
+end
+return {value, expiry}
 `);
 
 /**
@@ -146,8 +174,10 @@ return 'deleted'
  * `shardedSubscribers: true`: channels use sharded pub/sub (SSUBSCRIBE,
  * SPUBLISH), so a session's channel lives on the shard that holds its key
  * (same name, same slot) and the client keeps one subscriber connection per
- * master, moving subscriptions after a failover or resharding. Every command
- * here touches one key, so none can span slots; getMany reads key by key.
+ * master, moving subscriptions after a failover or resharding. On a cluster
+ * every command here touches one key, so none can span slots: getMany reads
+ * key by key, readAndReserve takes its keys one step at a time (on one Redis
+ * both are one round trip).
  *
  * Faults: give both connections ioredis's `commandTimeout` (connect.ts does)
  * and every command, MULTI and pipeline here fails with StoreUnavailableError
@@ -400,6 +430,47 @@ export class RedisStore implements Store {
 
   decrement(key: string): Promise<number> {
     return this.guard(async () => Number(await runScript(this.client, DECREMENT_IF_POSITIVE, key)));
+  }
+
+  readAndReserve(key: string, budgets: Budget[], windowMs: number): Promise<Reservation> {
+    if (this.sharded) return this.readAndReserveInSteps(key, budgets, windowMs);
+    return this.guard(async () => {
+      const reply = await runScriptOn(
+        this.client,
+        READ_AND_RESERVE,
+        [key, ...budgets.map((budget) => budget.key)],
+        [String(windowMs), ...budgets.map((budget) => String(budget.limit))],
+      );
+      if (reply === null) return { entry: null };
+      const [value, pexpiretime, index, windowEnd] = reply as [string, number, number?, number?];
+      const entry = { value, expiresAt: expiresAtFrom(pexpiretime) };
+      return index === undefined ? { entry, refused: null } : { entry, refused: { index, expiresAt: Number(windowEnd) } };
+    });
+  }
+
+  /**
+   * A cluster keeps the key and the counters on different shards, which no
+   * script can span: the read, then each budget, one after another; a failed
+   * increment gives back the budgets taken before it.
+   */
+  private async readAndReserveInSteps(key: string, budgets: Budget[], windowMs: number): Promise<Reservation> {
+    const entry = await this.get(key);
+    if (!entry) return { entry: null };
+    const giveBack = (taken: Budget[]) => Promise.all(taken.map((budget) => this.decrement(budget.key).catch(() => 0)));
+    for (const [index, budget] of budgets.entries()) {
+      let counted: { count: number; expiresAt: number };
+      try {
+        counted = await this.increment(budget.key, windowMs);
+      } catch (err) {
+        await giveBack(budgets.slice(0, index));
+        throw err;
+      }
+      if (counted.count > budget.limit) {
+        await giveBack(budgets.slice(0, index));
+        return { entry, refused: { index, expiresAt: counted.expiresAt } };
+      }
+    }
+    return { entry, refused: null };
   }
 
   indexAdd(key: string, member: string, score: number): Promise<number> {

@@ -17,6 +17,19 @@ export interface IndexEntry {
 
 export type MessageListener = (channel: string, message: string) => void;
 
+/** A counter made by increment, and the most it may reach in its window. */
+export interface Budget {
+  key: string;
+  limit: number;
+}
+
+/**
+ * What readAndReserve found and did: a missing key reserved nothing; a
+ * refusal names the first budget that was full and when its window ends.
+ */
+export type Reservation =
+  { entry: null } | { entry: StoredEntry; refused: null } | { entry: StoredEntry; refused: { index: number; expiresAt: number } };
+
 /** What a conditional replace did: `changed` and `missing` wrote nothing. */
 export type ConditionalReplace = { outcome: 'replaced'; entry: StoredEntry } | { outcome: 'changed' } | { outcome: 'missing' };
 
@@ -62,6 +75,18 @@ export interface Store {
    * a new window must not start in credit. Returns the count left (0 if absent).
    */
   decrement(key: string): Promise<number>;
+  /**
+   * Reserve, then verify (SPEC section 9) in one round trip: reads the key and,
+   * only if it exists, takes one from each budget in order, as increment does
+   * (a window of windowMs from a counter's first increment). At the first
+   * budget that goes past its limit it stops: that counter keeps its increment
+   * (it is past its limit for the window anyway), the budgets before it are
+   * given back, the ones after it are not touched, so a refused reservation
+   * holds nothing in a budget that had room. One step that no other command
+   * comes between; on a Redis Cluster, where the keys live on different
+   * shards, the read and each budget are one step each, in that order.
+   */
+  readAndReserve(key: string, budgets: Budget[], windowMs: number): Promise<Reservation>;
   /** Sorted-set index: add or re-score a member. */
   /** Returns how many members the index holds afterwards (ZCARD), so quotas cost no extra round trip. */
   indexAdd(key: string, member: string, score: number): Promise<number>;

@@ -101,6 +101,17 @@ describe.runIf(redisAvailable())('on a Redis Cluster (3 masters, 3 replicas), tw
     expect((await a.api('GET', '/.well-known/jwks.json')).body).toEqual((await b.api('GET', '/.well-known/jwks.json')).body);
   });
 
+  it('When a claimed user_id logs in on either instance, then the right password gets a token, wrong ones 401 until the per-user limit, then 429', async () => {
+    const login = (running: RunningApp, password: string) =>
+      running.api('POST', '/api/auth/token', { json: { user_id: 'returning', password } });
+    expect((await login(a, 'a long passphrase')).status).toBe(200);
+    // The account and the two failure counters live on different shards: read and reserved step by step.
+    expect((await login(b, 'a long passphrase')).status).toBe(200);
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await login(i % 2 === 0 ? a : b, 'not the passphrase')).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+  });
+
   it('When keys are rotated with npm run keys:rotate on the cluster, then the new key is stored and an instance started afterwards signs with it', async () => {
     const env = { ...process.env, REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.nodes };
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/rotate-keys.ts', '--now'], { cwd: projectRoot, env });

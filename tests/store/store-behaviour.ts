@@ -148,6 +148,77 @@ export function storeBehaviour(name: string, open: () => Promise<StoreFixture>):
       expect((await store.get(k))?.value).toBe('60');
     });
 
+    it('When reading and reserving, then a missing key reserves nothing, and an existing one is read and takes one from each budget', async () => {
+      const [account, first, second] = [key(), key(), key()];
+      const budgets = [
+        { key: first, limit: 5 },
+        { key: second, limit: 20 },
+      ];
+      expect(await store.readAndReserve(account, budgets, 60_000)).toEqual({ entry: null });
+      expect(await store.getMany([first, second])).toEqual([null, null]);
+
+      await store.create(account, 'A', null);
+      const reserved = await store.readAndReserve(account, budgets, 60_000);
+      expect(reserved).toEqual({ entry: { value: 'A', expiresAt: null }, refused: null });
+      const [a, b] = await store.getMany([first, second]);
+      expect([a?.value, b?.value]).toEqual(['1', '1']);
+      // The same fixed window as increment: it started at this first increment.
+      const counted = await store.increment(first, 60_000);
+      expect(counted.count).toBe(2);
+      expect(Math.abs(counted.expiresAt - (Date.now() + 60_000))).toBeLessThan(2000);
+      const expiring = key();
+      await store.create(expiring, 'E', Date.now() + 60_000);
+      const read = await store.readAndReserve(expiring, [{ key: key(), limit: 1 }], 60_000);
+      expect(read.entry?.value).toBe('E');
+      expect(Math.abs((read.entry?.expiresAt ?? 0) - (Date.now() + 60_000))).toBeLessThan(2000);
+    });
+
+    it('When a budget is full, then the reservation is refused with its window end, keeps only that increment, gives back the ones before and skips the ones after', async () => {
+      const account = key();
+      await store.create(account, 'A', null);
+      const [roomy, full, untouched] = [key(), key(), key()];
+      const fullWindow = await store.increment(full, 60_000);
+      const refused = await store.readAndReserve(
+        account,
+        [
+          { key: roomy, limit: 10 },
+          { key: full, limit: 1 },
+          { key: untouched, limit: 10 },
+        ],
+        60_000,
+      );
+      expect(refused).toEqual({ entry: { value: 'A', expiresAt: null }, refused: { index: 1, expiresAt: fullWindow.expiresAt } });
+      const [r, f, u] = await store.getMany([roomy, full, untouched]);
+      expect([r?.value, f?.value, u]).toEqual(['0', '2', null]);
+      // Refused at the first budget: nothing else is touched.
+      const other = key();
+      const first = await store.readAndReserve(
+        account,
+        [
+          { key: full, limit: 1 },
+          { key: other, limit: 10 },
+        ],
+        60_000,
+      );
+      expect(first).toMatchObject({ refused: { index: 0 } });
+      expect(await store.get(other)).toBeNull();
+    });
+
+    it('When many reservations race, then exactly the limit are granted and a refusal never holds a place in a budget it did not exceed', async () => {
+      const account = key();
+      await store.create(account, 'A', null);
+      const [user, client] = [key(), key()];
+      const budgets = [
+        { key: user, limit: 20 },
+        { key: client, limit: 5 },
+      ];
+      const outcomes = await Promise.all(Array.from({ length: 50 }, () => store.readAndReserve(account, budgets, 60_000)));
+      expect(outcomes.filter((o) => o.entry && o.refused === null)).toHaveLength(5);
+      // Every refusal was the client's: each gave its place on the user's budget back.
+      const [u, c] = await store.getMany([user, client]);
+      expect([u?.value, c?.value]).toEqual(['5', '50']);
+    });
+
     it('When an index is paged, then members come newest first, ties by member, with no gaps or repeats', async () => {
       const k = key();
       const scores: Array<[string, number]> = [

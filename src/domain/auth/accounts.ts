@@ -42,7 +42,8 @@ export class AccountService {
   /** Resolves when the credentials are good (claiming the user_id if unclaimed); otherwise a 401 or 429 error. */
   async authenticate(userId: string, password: string, client: string): Promise<{ claimed: boolean }> {
     const key = accountKey(userId);
-    let stored = await this.store.get(key);
+    // The account and this attempt's reservation in one round trip; an unclaimed user_id reserves nothing.
+    let stored = await this.throttle.readAndReserve(key, userId, client);
     if (!stored) {
       // A claim checks no password, so it reserves nothing and cannot count as a
       // failure; a user_id or client already at its limit is still refused.
@@ -50,21 +51,24 @@ export class AccountService {
       const account: Account = { passwordHash: await this.passwords.hash(password), createdAt: this.now() };
       if (await this.store.create(key, JSON.stringify(account), null)) return { claimed: true };
       // Another request claimed it first: its password decides, checked like any other login.
-      stored = await this.store.get(key);
+      stored = await this.throttle.readAndReserve(key, userId, client);
       if (!stored) throw new DomainError('unavailable', 'account could not be read back');
     }
-    const account = JSON.parse(stored.value) as Account;
-    await this.throttle.reserve(userId, client);
     let matches: boolean;
     try {
+      const account = JSON.parse(stored.value) as Account;
       matches = await this.passwords.verify(account.passwordHash, password);
     } catch (error) {
+      // No verdict on the password (an unreadable account, a failed check): the attempt counts for neither.
       await this.throttle.release(userId, client);
       throw error;
     }
     // The reservation stays: it is this failure's count for the window.
     if (!matches) throw new DomainError('invalid_credentials', CREDENTIALS_REJECTED);
-    await this.throttle.recordSuccess(userId, client);
+    // Not awaited: it never rejects, and by now its commands are queued on the
+    // store's connection (or done, embedded), ahead of any later request's on
+    // these counters; the answer need not wait for their replies.
+    void this.throttle.recordSuccess(userId, client);
     return { claimed: false };
   }
 }

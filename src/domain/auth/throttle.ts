@@ -1,5 +1,5 @@
 import { DomainError } from '../errors.js';
-import type { Store } from '../../store/store.js';
+import type { Store, StoredEntry } from '../../store/store.js';
 
 export interface ThrottleOptions {
   /** Failures allowed per window before further attempts are refused. */
@@ -55,39 +55,44 @@ export class FailureThrottle {
   }
 
   /**
-   * Takes one attempt from the user's budget, then from the client's, or
-   * throws 429 `rate_limited`. After it resolves exactly one of: the attempt
-   * fails (nothing to do: the reservation is the failure), recordSuccess, or
-   * release.
+   * Reads the stored key (the account) and, only if it exists, takes one
+   * attempt from the user's budget, then from the client's, in the same round
+   * trip; throws 429 `rate_limited` when either was full. Resolves with the
+   * entry, or null when the key is missing (then nothing was reserved: a claim
+   * verifies no password). After it resolves with an entry exactly one of: the
+   * attempt fails (nothing to do: the reservation is the failure),
+   * recordSuccess, or release.
    */
-  async reserve(userId: string, client: string): Promise<void> {
+  async readAndReserve(key: string, userId: string, client: string): Promise<StoredEntry | null> {
     const { windowMs, maxFailuresPerUser, maxFailuresPerClient } = this.options;
-    const userKey = this.userKey(userId);
     // One counter after the other, not both at once: an attempt refused for the
     // user must not even briefly hold a place in the client's budget, or a burst
-    // against one user_id would refuse the same client's other users.
-    const byUser = await this.store.increment(userKey, windowMs);
-    // A refused attempt leaves its increment on the counter it exceeded: that
-    // counter is over its limit for the window anyway, and giving back could race
-    // a reset by a successful login and take away someone else's reservation.
-    if (byUser.count > maxFailuresPerUser) throw this.refusal(byUser.expiresAt);
-    let byClient: { count: number; expiresAt: number };
-    try {
-      byClient = await this.store.increment(this.clientKey(client), windowMs);
-    } catch (error) {
-      await this.giveBack(userKey);
-      throw error;
-    }
-    if (byClient.count > maxFailuresPerClient) {
-      // This attempt is never verified, so it is not this user_id's failure.
-      await this.giveBack(userKey);
-      throw this.refusal(byClient.expiresAt);
-    }
+    // against one user_id would refuse the same client's other users. A refused
+    // attempt leaves its increment on the counter it exceeded: that counter is
+    // over its limit for the window anyway, and giving back could race a reset
+    // by a successful login and take away someone else's reservation. An attempt
+    // refused for the client is never verified, so the store gives the user's
+    // place back: it is not this user_id's failure.
+    const reservation = await this.store.readAndReserve(
+      key,
+      [
+        { key: this.userKey(userId), limit: maxFailuresPerUser },
+        { key: this.clientKey(client), limit: maxFailuresPerClient },
+      ],
+      windowMs,
+    );
+    if (reservation.entry && reservation.refused) throw this.refusal(reservation.refused.expiresAt);
+    return reservation.entry;
   }
 
-  /** The password was right: the user's failures are forgiven, the client's reservation is given back. */
+  /**
+   * The password was right: the user's failures are forgiven, the client's
+   * reservation is given back. Never rejects: like giveBack, a failed reset
+   * only leaves the count too high, and the token is still deserved. Both
+   * commands are issued before it returns, so the caller need not wait for
+   * them: any later command of this process on these counters queues behind.
+   */
   async recordSuccess(userId: string, client: string): Promise<void> {
-    // Like giveBack, a failed reset only leaves the count too high: the token is still deserved.
     await Promise.all([this.store.delete(this.userKey(userId)).catch(() => false), this.giveBack(this.clientKey(client))]);
   }
 

@@ -202,6 +202,21 @@ describeEachStore('password guessing under concurrency', (variant) => {
     expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('invalid_credentials');
   });
 
+  it('When a user_id is claimed or logged in to, then no reservation is left behind, and the next command already sees the success', async () => {
+    const user = newUser();
+    const client = newClient();
+    const counters = () => store.getMany([`throttle:auth:user:${user}`, `throttle:auth:client:${client}`]);
+    // A claim verifies nothing, so it reserves nothing.
+    await claim([user], client);
+    expect(await counters()).toEqual([null, null]);
+    passwords.open();
+    expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('invalid_credentials');
+    expect((await counters()).map((c) => c?.value)).toEqual(['1', '1']);
+    // The answer does not wait for the reset, but the reset is sent first: whatever comes next sees it.
+    expect(await outcome(accounts.authenticate(user, 'right password', client))).toBe('ok');
+    expect((await counters()).map((c) => c?.value ?? null)).toEqual([null, '1']);
+  });
+
   it('When verification itself fails, then the error surfaces and the attempt is not counted as a failure', async () => {
     const user = newUser();
     const client = newClient();
