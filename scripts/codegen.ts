@@ -300,6 +300,131 @@ function handlersSource(ops: Operation[]): string {
   return lines.join('\n');
 }
 
+function textOf(node: Json | undefined, what: string): string {
+  if (typeof node !== 'string') throw new Error(`${what} must be a string`);
+  return node;
+}
+
+/** The parameters of one location as the object schema Fastify validates them with. */
+function parametersSchema(params: Doc[]): Doc | undefined {
+  if (params.length === 0) return undefined;
+  const properties: Doc = {};
+  const required: string[] = [];
+  for (const param of params) {
+    const name = textOf(param.name, 'a parameter name');
+    properties[name] = {
+      ...(isDoc(param.schema) ? param.schema : {}),
+      ...(typeof param.description === 'string' ? { description: param.description } : {}),
+    };
+    if (param.required === true) required.push(name);
+  }
+  return { type: 'object', properties, ...(required.length ? { required } : {}) };
+}
+
+/** `content` of a request body or response, keeping only the media types that carry a schema. */
+function byMediaType(node: Json | undefined): Doc | undefined {
+  if (!isDoc(node) || !isDoc(node.content)) return undefined;
+  const content: Doc = {};
+  for (const [type, media] of Object.entries(node.content)) {
+    if (isDoc(media) && isDoc(media.schema)) content[type] = { schema: media.schema };
+  }
+  return Object.keys(content).length ? { content } : undefined;
+}
+
+/**
+ * The Fastify route of every operation, from the dereferenced contract:
+ * parameters by location as object schemas (an operation's own parameter
+ * replaces a path-level one of the same name and location), the JSON body and
+ * each response by media type. Written here so no boot parses or validates
+ * the contract to get them.
+ */
+function routesSource(doc: Doc): string {
+  const routes: { operationId: string; route: Doc }[] = [];
+  for (const [p, item] of Object.entries(doc.paths as Doc)) {
+    if (!isDoc(item)) continue;
+    const shared = (Array.isArray(item.parameters) ? item.parameters : []).filter(isDoc);
+    for (const [method, op] of Object.entries(item)) {
+      if (!['get', 'put', 'post', 'delete', 'patch'].includes(method) || !isDoc(op)) continue;
+      const operationId = textOf(op.operationId, `${method} ${p} operationId`);
+      const own = (Array.isArray(op.parameters) ? op.parameters : []).filter(isDoc);
+      const params = [...shared.filter((s) => !own.some((o) => o.name === s.name && o.in === s.in)), ...own];
+      for (const param of params) {
+        if (
+          typeof param.in !== 'string' ||
+          !['path', 'query', 'header'].includes(param.in) ||
+          !isDoc(param.schema) ||
+          param.schema.type === 'object'
+        ) {
+          throw new Error(
+            `${operationId}: parameter ${JSON.stringify(param.name)} must be a path, query or header parameter with a scalar or array schema`,
+          );
+        }
+      }
+      const at = (where: string) => parametersSchema(params.filter((param) => param.in === where));
+      const security = Array.isArray(op.security) ? op.security : Array.isArray(doc.security) ? doc.security : [];
+      const schemes = security.flatMap((requirement) => (isDoc(requirement) ? Object.keys(requirement) : []));
+      if (schemes.some((name) => name !== 'BearerAuth') || (schemes.length > 0 && security.length !== 1)) {
+        throw new Error(`${operationId}: the only security requirement the service implements is BearerAuth alone`);
+      }
+      const response: Doc = {};
+      for (const [status, answer] of Object.entries(isDoc(op.responses) ? op.responses : {})) {
+        const content = byMediaType(answer);
+        if (content) response[status] = content;
+      }
+      const schema: Doc = {};
+      for (const [key, value] of [
+        ['params', at('path')],
+        ['querystring', at('query')],
+        ['headers', at('header')],
+        ['body', byMediaType(op.requestBody)],
+        ['response', Object.keys(response).length ? response : undefined],
+      ] as const) {
+        if (value) schema[key] = value;
+      }
+      routes.push({
+        operationId,
+        route: { operationId, method: method.toUpperCase(), url: p.replace(/{(\w+)}/g, ':$1'), bearerAuth: schemes.length > 0, schema },
+      });
+    }
+  }
+  routes.sort((a, b) => a.operationId.localeCompare(b.operationId));
+  return [
+    HEADER,
+    "import type { OperationId } from './handlers.js';",
+    '',
+    '/** A JSON Schema from the contract, every $ref resolved. */',
+    'export type JsonSchema = Readonly<Record<string, unknown>>;',
+    '/** A body or response schema per media type, as Fastify takes it. */',
+    'export interface ByMediaType {',
+    '  readonly content: Readonly<Record<string, { readonly schema: JsonSchema }>>;',
+    '}',
+    '',
+    'export interface ContractRoute {',
+    '  readonly operationId: OperationId;',
+    "  readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';",
+    "  /** Fastify's form: `:name` for `{name}`. */",
+    '  readonly url: string;',
+    "  /** The operation requires the BearerAuth scheme (a token whose sub is the path's user_id). */",
+    '  readonly bearerAuth: boolean;',
+    '  readonly schema: {',
+    '    readonly params?: JsonSchema;',
+    '    readonly querystring?: JsonSchema;',
+    '    readonly headers?: JsonSchema;',
+    '    readonly body?: ByMediaType;',
+    '    readonly response?: Readonly<Record<string, ByMediaType>>;',
+    '  };',
+    '}',
+    '',
+    '/** One route per operation of the contract. */',
+    `export const contractRoutes: readonly ContractRoute[] = ${JSON.stringify(
+      routes.map((r) => r.route),
+      null,
+      2,
+    )};`,
+    '',
+  ].join('\n');
+}
+
 type Bounds = Record<string, Json>;
 const BOUND_KEYWORDS = [
   'minimum',
@@ -392,6 +517,7 @@ async function main(): Promise<void> {
     'generated/types.ts': HEADER + types,
     'generated/handlers.ts': handlersSource(listOperations(resolved as unknown as Doc)),
     'generated/limits.ts': limitsSource(bundled),
+    'generated/routes.ts': routesSource(resolved as unknown as Doc),
     'sdk/src/types.ts': HEADER + types,
   };
   if (check) {

@@ -31,7 +31,7 @@ if (!config.REDIS_URL && !config.REDIS_CLUSTER_NODES) {
 }
 // stdout carries only the result; connection trouble goes to stderr.
 const log = { info: () => {}, warn: (obj: object, msg: string) => console.error(`keys:rotate: ${msg} ${JSON.stringify(obj)}`) };
-const { store } = await connectStore(config.REDIS_URL, log, {
+const store = await connectStore(config.REDIS_URL, log, {
   embeddedMaxBytes: 0,
   timeoutMs: config.STORE_TIMEOUT_MS,
   clusterNodes: config.REDIS_CLUSTER_NODES,

@@ -1,12 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import fastifyRedis from '@fastify/redis';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { Eta } from 'eta';
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import openapiGlue from 'fastify-openapi-glue';
 import type { OperationHandlers } from '../generated/handlers.js';
 import type { Config, TrustProxy } from './config.js';
 import { AccountService } from './domain/auth/accounts.js';
@@ -24,14 +22,14 @@ import { authHandlers } from './http/handlers/auth.js';
 import { opsHandlers } from './http/handlers/ops.js';
 import { publicSessionHandlers } from './http/handlers/public-sessions.js';
 import { userSessionHandlers } from './http/handlers/user-sessions.js';
-import { securityHandlers } from './http/security.js';
+import { bearerAuth } from './http/security.js';
 import { installAccessLog } from './http/access-log.js';
 import { countResponses, createMetrics } from './http/metrics.js';
-import { toServiceHandlers } from './http/operations.js';
+import { registerOperations } from './http/operations.js';
 import { registerPages } from './http/pages.js';
 import { allowAnyOriginOnPublicReads } from './http/public-reads.js';
 import { installRouteGuards } from './http/route-guards.js';
-import { contractPath, resolvedContractPath, viewsDir } from './paths.js';
+import { contractPath, viewsDir } from './paths.js';
 import { connectStore } from './store/connect.js';
 import type { Store } from './store/store.js';
 
@@ -138,7 +136,7 @@ async function assemble(app: FastifyInstance, config: Config, options: BuildOpti
   app.setValidatorCompiler(createValidatorCompiler());
   // Every request body in the contract is JSON. The media types the contract only
   // *returns* get a parser that refuses them (415): a text/plain body would
-  // otherwise skip validation, and fastify-openapi-glue stops warning about them.
+  // otherwise skip validation.
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(
     ['text/plain', 'text/html', 'image/svg+xml', 'multipart/x-mixed-replace', 'text/event-stream'],
@@ -151,15 +149,11 @@ async function assemble(app: FastifyInstance, config: Config, options: BuildOpti
   let store = options.store;
   const ownsStore = !store;
   if (!store) {
-    const connected = await connectStore(config.REDIS_URL, app.log, {
+    store = await connectStore(config.REDIS_URL, app.log, {
       embeddedMaxBytes: config.EMBEDDED_STORE_MAX_MB * 1_048_576,
       timeoutMs: config.STORE_TIMEOUT_MS,
       clusterNodes: config.REDIS_CLUSTER_NODES,
     });
-    store = connected.store;
-    // Decorates app.redis for plugins; we close the connection ourselves (store.close),
-    // since the plugin's QUIT throws while Redis is away.
-    if (connected.redis) await app.register(fastifyRedis, { client: connected.redis, closeClient: false });
   }
   const closingStore = store;
   const renderer: Renderer = new WorkerRenderer({
@@ -201,12 +195,7 @@ async function assemble(app: FastifyInstance, config: Config, options: BuildOpti
     ...authHandlers(ctx),
     ...opsHandlers(ctx),
   };
-  await app.register(openapiGlue, {
-    // The glue follows no $ref across documents: give it the contract codegen resolved.
-    specification: JSON.parse(await readFile(resolvedContractPath, 'utf8')) as Record<string, unknown>,
-    serviceHandlers: toServiceHandlers(handlers),
-    securityHandlers: securityHandlers(ctx),
-  });
+  registerOperations(app, handlers, bearerAuth(ctx));
   await registerPages(app, ctx);
 
   // Streams end with a closing boundary before the server waits for connections to drain.

@@ -55,27 +55,20 @@ const CODE_OF_STATUS: Record<number, ErrorCode> = {
   429: 'rate_limited',
 };
 
-/** fastify-openapi-glue wraps what a security handler threw; the first cause is ours. */
-function unwrapSecurityError(err: FastifyError | DomainError): FastifyError | DomainError {
-  const causes = (err as { errors?: unknown[] }).errors;
-  return err.name === 'Unauthorized' && Array.isArray(causes) && causes[0] instanceof DomainError ? causes[0] : err;
-}
-
 interface ErrorAnswer {
   status: number;
   body: ErrorBody;
   retryAfter?: number;
 }
 
-function classify(thrown: FastifyError | DomainError | StoreFullError | StoreUnavailableError): ErrorAnswer {
-  if (thrown instanceof StoreFullError) {
-    return { status: 507, body: { error: thrown.message, code: 'quota_exceeded' } };
+function classify(err: FastifyError | DomainError | StoreFullError | StoreUnavailableError): ErrorAnswer {
+  if (err instanceof StoreFullError) {
+    return { status: 507, body: { error: err.message, code: 'quota_exceeded' } };
   }
-  if (thrown instanceof StoreUnavailableError) {
+  if (err instanceof StoreUnavailableError) {
     // Its message is fixed text: the cause, which may name the store's address, is only logged.
-    return { status: 503, body: { error: thrown.message, code: 'unavailable' }, retryAfter: thrown.retryAfterSeconds };
+    return { status: 503, body: { error: err.message, code: 'unavailable' }, retryAfter: err.retryAfterSeconds };
   }
-  const err = unwrapSecurityError(thrown);
   if (err instanceof DomainError) {
     return {
       status: STATUS_OF_CODE[err.code],

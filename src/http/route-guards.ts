@@ -22,8 +22,11 @@ const USER_WRITES = new Set([
  * what onRequest runs, so the list is typed once at the end.
  */
 function withOnRequest(existing: unknown, ...added: unknown[]): RouteOptions['onRequest'] {
-  const list: unknown[] = existing === undefined ? [] : Array.isArray(existing) ? [...(existing as unknown[])] : [existing];
-  return [...list, ...added] as RouteOptions['onRequest'];
+  return [...hooksOf(existing), ...added] as RouteOptions['onRequest'];
+}
+
+function hooksOf(existing: unknown): unknown[] {
+  return existing === undefined ? [] : Array.isArray(existing) ? [...(existing as unknown[])] : [existing];
 }
 
 /**
@@ -53,9 +56,8 @@ function routeKey(route: RouteOptions): string[] {
 /**
  * Route-level guards wired from the route table, before the contract's routes
  * are registered:
- * - the Bearer check runs when the request arrives, before its body is read
- *   or validated (fastify-openapi-glue puts it in preHandler), so a write
- *   without a token is a 401 whatever its body, and costs no body parsing;
+ * - the Bearer check (src/http/operations.ts) stays where the route put it,
+ *   when the request arrives, after the closing check;
  * - anonymous writes are counted per client address before the body is read;
  * - authenticated writes are counted per user_id after the token is verified,
  *   so nobody can spend another user's budget.
@@ -104,12 +106,8 @@ export async function installRouteGuards(app: FastifyInstance, store: Store, con
 
   app.addHook('onRoute', (route) => {
     const keys = routeKey(route);
-    route.onRequest = withOnRequest(route.onRequest, refuseWhileClosing);
-    // fastify-openapi-glue's only preHandler is its security check, on the /api/user/ operations.
-    if (route.preHandler !== undefined && route.url.startsWith('/api/user/')) {
-      route.onRequest = withOnRequest(route.onRequest, ...(Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]));
-      route.preHandler = undefined;
-    }
+    // Closing is checked first, then the route's own (the Bearer check), then the limits.
+    route.onRequest = withOnRequest(undefined, refuseWhileClosing, ...hooksOf(route.onRequest));
     if (anonymousLimit && keys.some((key) => ANONYMOUS_WRITES.has(key))) {
       route.onRequest = withOnRequest(route.onRequest, anonymousLimit);
     }

@@ -19,14 +19,14 @@ export async function connectStore(
   redisUrl: string | undefined,
   log: StoreLogger,
   options: { embeddedMaxBytes: number; timeoutMs?: number; clusterNodes?: string },
-): Promise<{ store: Store; redis?: Redis }> {
-  if (!redisUrl && options.clusterNodes) return { store: await connectCluster(options.clusterNodes, log, options.timeoutMs ?? 1000) };
+): Promise<Store> {
+  if (!redisUrl && options.clusterNodes) return connectCluster(options.clusterNodes, log, options.timeoutMs ?? 1000);
   if (!redisUrl) {
     log.info(
       { store: 'embedded', budgetBytes: options.embeddedMaxBytes },
       'REDIS_URL not set: using the embedded in-process store (one instance, data lost on restart)',
     );
-    return { store: new EmbeddedStore(Date.now, 1000, options.embeddedMaxBytes) };
+    return new EmbeddedStore(Date.now, 1000, options.embeddedMaxBytes);
   }
   // No offline queue: while Redis is away requests fail at once with 503 instead of
   // piling up; the client keeps reconnecting in the background. commandTimeout
@@ -56,7 +56,7 @@ export async function connectStore(
   }
   await Promise.all([client.connect(), subscriber.connect()]);
   log.info({ store: 'redis' }, 'using Redis store');
-  return { store: new RedisStore(client, subscriber, log), redis: client };
+  return new RedisStore(client, subscriber, log);
 }
 
 /**
