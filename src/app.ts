@@ -1,6 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import { Eta } from 'eta';
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
@@ -27,33 +25,12 @@ import { installAccessLog } from './http/access-log.js';
 import { countResponses, createMetrics } from './http/metrics.js';
 import { registerOperations } from './http/operations.js';
 import { registerPages } from './http/pages.js';
+import { loadCompiledSchemas, schemaCompilers } from './http/schema-compilers.js';
 import { allowAnyOriginOnPublicReads } from './http/public-reads.js';
 import { installRouteGuards } from './http/route-guards.js';
 import { contractPath, viewsDir } from './paths.js';
 import { connectStore } from './store/connect.js';
 import type { Store } from './store/store.js';
-
-/**
- * Request validation, chosen deliberately:
- * - bodies are never coerced ("5" is not a number) so wrong-typed fields are a 400;
- *   path and query strings are coerced, since they only arrive as text;
- * - unknown body fields are removed (schemas say additionalProperties: false) so
- *   old clients may send them but they are never stored;
- * - defaults from the contract are applied; strict mode is on, with the
- *   OpenAPI-only annotation keywords declared.
- */
-function createValidatorCompiler() {
-  const base = { removeAdditional: true, useDefaults: true, allErrors: false, strict: true } as const;
-  const body = new Ajv({ ...base, coerceTypes: false });
-  const text = new Ajv({ ...base, coerceTypes: 'array' });
-  for (const ajv of [body, text]) {
-    ajv.addVocabulary(['example', 'xml', 'externalDocs', 'discriminator']);
-    addFormats.default(ajv);
-    // OpenAPI's own formats: documentation hints, nothing to check.
-    ajv.addFormat('password', true).addFormat('binary', true);
-  }
-  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : text).compile(schema);
-}
 
 /**
  * Behind a reverse proxy the client address (per-client limits) comes from
@@ -67,6 +44,8 @@ function trustProxyOption(trust: TrustProxy): false | string[] | ((address: stri
 export interface BuildOptions {
   /** Use this store instead of the one REDIS_URL selects (tests share one across apps). */
   store?: Store;
+  /** Compile every schema and put its source here (the build's scripts/compile-schemas.ts). */
+  recordSchemas?: Map<string, string>;
 }
 
 /** The service: plain HTTP/1.1, or with TLS_CERT_FILE/TLS_KEY_FILE, HTTPS speaking HTTP/2 and HTTP/1.1 (SPEC section 4). */
@@ -133,7 +112,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 }
 
 async function assemble(app: FastifyInstance, config: Config, options: BuildOptions): Promise<void> {
-  app.setValidatorCompiler(createValidatorCompiler());
+  const compilers = schemaCompilers(options.recordSchemas ? { record: options.recordSchemas } : { precompiled: loadCompiledSchemas() });
+  app.setValidatorCompiler(compilers.validatorCompiler);
+  app.setSerializerCompiler(compilers.serializerCompiler);
   // Every request body in the contract is JSON. The media types the contract only
   // *returns* get a parser that refuses them (415): a text/plain body would
   // otherwise skip validation.

@@ -19,5 +19,7 @@ export const contractPath = path.join(projectRoot, 'generated', 'openapi.json');
 export const resolvedContractPath = path.join(projectRoot, 'generated', 'openapi.resolved.json');
 export const viewsDir = path.join(projectRoot, 'src', 'web', 'views');
 export const publicDir = path.join(projectRoot, 'src', 'web', 'public');
+/** Every route's validators and serializers, compiled at build time (scripts/compile-schemas.ts writes it). */
+export const compiledSchemasPath = path.join(projectRoot, 'dist', 'compiled-schemas.cjs');
 /** The bundled browser client (scripts/build-web.ts writes it). */
 export const webBundleDir = path.join(projectRoot, 'dist', 'web');
