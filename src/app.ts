@@ -22,7 +22,7 @@ import { publicSessionHandlers } from './http/handlers/public-sessions.js';
 import { userSessionHandlers } from './http/handlers/user-sessions.js';
 import { bearerAuth } from './http/security.js';
 import { installAccessLog } from './http/access-log.js';
-import { countResponses, createMetrics } from './http/metrics.js';
+import { createMetrics, ResponseCounter } from './http/metrics.js';
 import { registerOperations } from './http/operations.js';
 import { registerPages } from './http/pages.js';
 import { loadCompiledSchemas, schemaCompilers } from './http/schema-compilers.js';
@@ -125,7 +125,9 @@ async function assemble(app: FastifyInstance, config: Config, options: BuildOpti
       done(Object.assign(new Error('only application/json request bodies are accepted'), { statusCode: 415 }), undefined);
     },
   );
-  installErrorHandling(app);
+  const responses = new ResponseCounter();
+  installErrorHandling(app, responses);
+  responses.countOtherRoutes(app);
 
   let store = options.store;
   const ownsStore = !store;
@@ -165,7 +167,7 @@ async function assemble(app: FastifyInstance, config: Config, options: BuildOpti
     metrics: createMetrics(hub),
     contract,
   };
-  countResponses(app, ctx.metrics);
+  responses.register(ctx.metrics);
   installAccessLog(app);
   await installRouteGuards(app, store, config);
   allowAnyOriginOnPublicReads(app);
@@ -176,7 +178,7 @@ async function assemble(app: FastifyInstance, config: Config, options: BuildOpti
     ...authHandlers(ctx),
     ...opsHandlers(ctx),
   };
-  registerOperations(app, handlers, bearerAuth(ctx));
+  registerOperations(app, handlers, bearerAuth(ctx), responses);
   await registerPages(app, ctx);
 
   // Streams end with a closing boundary before the server waits for connections to drain.

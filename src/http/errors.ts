@@ -13,6 +13,7 @@ import { declaredStatuses, operationOfRoute, type OperationId } from '../../gene
 import type { components } from '../../generated/types.js';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
 import { StoreFullError, StoreUnavailableError } from '../store/errors.js';
+import type { ResponseCounter } from './metrics.js';
 import { trackRouteMethods } from './method-not-allowed.js';
 import { isSessionPageUrl, sendSessionNotFound } from './pages.js';
 
@@ -196,7 +197,7 @@ export function answerClientError(this: FastifyInstance, err: ConnectionError, s
  * the handlers must be inherited by every plugin, and the method index that
  * tells a 405 from a 404 must see every route.
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, responses: ResponseCounter): void {
   const routes = trackRouteMethods(app);
   app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
     const operation = operationOf(request);
@@ -209,12 +210,15 @@ export function installErrorHandling(app: FastifyInstance): void {
     const wait = retryAfter ?? (status === 429 || status === 503 ? 1 : undefined);
     if (wait !== undefined) reply.header('retry-after', String(wait));
     if (status === 401) reply.header('www-authenticate', bearerChallenge(body.code, request.headers.authorization));
+    // Other routes (pages, static files) count every answer in their own hook.
+    if (operation !== undefined) responses.count(request.method, request.routeOptions.url ?? 'unmatched', status);
     return sendError(reply, status, body);
   });
   app.setNotFoundHandler((request, reply) => {
     const allowed = routes.allowed(request.url);
     // A route that ran and found nothing (reply.callNotFound) answers its own method: still a 404.
     if (allowed.length > 0 && !allowed.includes(request.method)) {
+      responses.count(request.method, 'unmatched', 405);
       reply.header('allow', allowed.join(', '));
       return sendError(reply, 405, {
         error: `${request.method} is not allowed here; allowed: ${allowed.join(', ')}`,
@@ -223,6 +227,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     // Long enough to recognise the path, short enough not to reflect a huge URL back.
     const path = (request.url.split('?', 1)[0] ?? '').slice(0, 100);
+    responses.count(request.method, 'unmatched', 404);
     return sendError(reply, 404, { error: `no route for ${request.method} ${path}`, code: 'not_found' });
   });
 }

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onResponseHookHandler, RouteOptions } from 'fastify';
+import { operationOfRoute } from '../../generated/handlers.js';
 import type { StreamHub } from '../domain/streaming/hub.js';
 
 /** A registry per app instance, so several apps in one test process don't collide. */
@@ -33,27 +34,80 @@ export function createMetrics(hub: StreamHub): Registry {
   return registry;
 }
 
-export function countResponses(app: FastifyInstance, registry: Registry): void {
-  const responses = new Counter({
-    name: 'realtime_svg_http_responses_total',
-    help: 'HTTP responses by route and status',
-    labelNames: ['method', 'route', 'status'],
-    registers: [registry],
-  });
-  // prom-client hashes the label object on every inc(); a route and status
-  // seen before reuses its bound child instead. Few combinations exist: routes
-  // come from the contract, statuses from its responses.
-  const bound = new Map<string, { inc(): void }>();
-  // A callback hook: an async one costs a promise per request on every route.
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const key = `${request.method} ${String(reply.statusCode)} ${route}`;
-    let child = bound.get(key);
-    if (!child) {
-      child = responses.labels({ method: request.method, route, status: reply.statusCode });
-      bound.set(key, child);
+type CountStatus = (status: number) => void;
+
+interface Series {
+  method: string;
+  route: string;
+  status: number;
+  value: number;
+}
+
+/**
+ * HTTP responses by route and status, counted where each is sent: an
+ * operation's handler wrapper (src/http/operations.ts), the error and
+ * not-found handlers (src/http/errors.ts), and an onResponse hook on the
+ * routes that are not operations (pages, static files). A hook on every
+ * route cost the JWKS a sixth of its instructions per request. The counts
+ * are plain numbers, handed to prom-client when /metrics is scraped.
+ */
+export class ResponseCounter {
+  private readonly routes = new Map<string, CountStatus>();
+  private readonly series: Series[] = [];
+
+  /** The counter of one route, to keep: its statuses are found without building a key per response. */
+  forRoute(method: string, route: string): CountStatus {
+    const name = `${method} ${route}`;
+    let count = this.routes.get(name);
+    if (!count) {
+      const byStatus = new Map<number, Series>();
+      count = (status) => {
+        let entry = byStatus.get(status);
+        if (!entry) {
+          entry = { method, route, status, value: 0 };
+          byStatus.set(status, entry);
+          this.series.push(entry);
+        }
+        entry.value++;
+      };
+      this.routes.set(name, count);
     }
-    child.inc();
-    done();
-  });
+    return count;
+  }
+
+  count(method: string, route: string, status: number): void {
+    this.forRoute(method, route)(status);
+  }
+
+  /** Publishes the counts in `registry` as realtime_svg_http_responses_total. */
+  register(registry: Registry): void {
+    const series = this.series;
+    new Counter({
+      name: 'realtime_svg_http_responses_total',
+      help: 'HTTP responses by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { method, route, status, value } of series) this.inc({ method, route, status }, value);
+      },
+    });
+  }
+
+  /** Counts every response of the routes registered from now on that are not contract operations. */
+  countOtherRoutes(app: FastifyInstance): void {
+    app.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      // Fastify's HEAD twin of a GET operation runs the operation's handler, which counts it.
+      const operation = (method: string) => operationOfRoute[`${method === 'HEAD' ? 'GET' : method} ${route.url}`];
+      if (methods.every((method) => operation(method) !== undefined)) return;
+      const hook: onResponseHookHandler = (request, reply, done) => {
+        this.count(request.method, route.url, reply.statusCode);
+        done();
+      };
+      const existing: unknown[] =
+        route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse];
+      route.onResponse = [...existing, hook] as RouteOptions['onResponse'];
+    });
+  }
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { HIJACKED, type OperationHandlers } from '../../generated/handlers.js';
 import { contractRoutes } from '../../generated/routes.js';
+import type { ResponseCounter } from './metrics.js';
 
 type AnyResult = { status: number; body: unknown; headers?: Record<string, string> } | typeof HIJACKED;
 type AnyHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<AnyResult>;
@@ -12,10 +13,19 @@ type AnyHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<AnyR
  * returns {status, body, headers}; this sends it. Operations that require
  * BearerAuth check the token when the request arrives, before the body is
  * read or validated, so a write without a valid token costs no body parsing.
+ * Each answer is counted here; failures are counted by the error handler.
  */
-export function registerOperations(app: FastifyInstance, handlers: OperationHandlers, bearerAuth: onRequestAsyncHookHandler): void {
+export function registerOperations(
+  app: FastifyInstance,
+  handlers: OperationHandlers,
+  bearerAuth: onRequestAsyncHookHandler,
+  responses: ResponseCounter,
+): void {
   for (const route of contractRoutes) {
     const handler = handlers[route.operationId] as unknown as AnyHandler;
+    const counted = responses.forRoute(route.method, route.url);
+    // Fastify answers HEAD with the GET route.
+    const countedHead = route.method === 'GET' ? responses.forRoute('HEAD', route.url) : counted;
     app.route({
       method: route.method,
       url: route.url,
@@ -24,8 +34,14 @@ export function registerOperations(app: FastifyInstance, handlers: OperationHand
       ...(route.bearerAuth ? { onRequest: [bearerAuth] } : {}),
       async handler(request, reply) {
         const result = await handler(request, reply);
-        if (result === HIJACKED) return reply;
+        const count = request.method === 'HEAD' ? countedHead : counted;
+        if (result === HIJACKED) {
+          // A live image or feed is counted when it ends, with the status it was opened with.
+          reply.raw.once('close', () => count(reply.raw.statusCode));
+          return reply;
+        }
         if (result.headers) reply.headers(result.headers);
+        count(result.status);
         return reply.code(result.status).send(result.body);
       },
     });

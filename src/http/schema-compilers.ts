@@ -100,12 +100,30 @@ export function schemaCompilers(options: { precompiled?: Record<string, unknown>
   const serializerCompiler = ({ schema, method, url, httpStatus, contentType }: SerializerRequest): Serialize => {
     const key = keyOf('serialize', `${method ?? ''} ${url ?? ''} ${httpStatus ?? ''} ${contentType ?? ''}`, schema);
     const ready = compiled[key];
-    if (typeof ready === 'function') return ready as Serialize;
+    if (typeof ready === 'function') return onceWhenFrozen(ready as Serialize);
     if (record) record.set(key, fastJson(schema, { mode: 'standalone' }));
-    return fastJson(schema);
+    return onceWhenFrozen(fastJson(schema));
   };
 
   return { validatorCompiler, serializerCompiler };
+}
+
+/**
+ * A frozen answer is serialised once: the domain hands out a deep-frozen value
+ * that stays the same object until it changes (the JWKS, a tenth of whose
+ * cost per request was serialising the same 462 bytes again).
+ */
+function onceWhenFrozen(serialize: Serialize): Serialize {
+  const done = new WeakMap<object, string>();
+  return (data) => {
+    if (typeof data !== 'object' || data === null || !Object.isFrozen(data)) return serialize(data);
+    let json = done.get(data);
+    if (json === undefined) {
+      json = serialize(data);
+      done.set(data, json);
+    }
+    return json;
+  };
 }
 
 /** One CommonJS module holding every recorded function under its key. */

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError, type ErrorCode } from '../../src/domain/errors.js';
 import { installErrorHandling, STATUS_OF_CODE } from '../../src/http/errors.js';
+import { ResponseCounter } from '../../src/http/metrics.js';
 import { StoreFullError, StoreUnavailableError } from '../../src/store/errors.js';
 
 const EXPECTED_STATUS: Record<ErrorCode, number> = {
@@ -32,7 +33,7 @@ describe('HTTP error mapping', () => {
 
   beforeAll(async () => {
     app = Fastify({ logger: false });
-    installErrorHandling(app);
+    installErrorHandling(app, new ResponseCounter());
     app.get<{ Params: { code: ErrorCode } }>('/domain/:code', async (request) => {
       const { code } = request.params;
       throw new DomainError(code, `domain says ${code}`, code === 'rate_limited' || code === 'unavailable' ? { retryAfterSeconds: 7 } : {});
@@ -129,7 +130,7 @@ describe('HTTP error mapping', () => {
 
   it('When the body is not valid JSON, then fastify’s own error is a 400 in the contract’s shape', async () => {
     const local = Fastify({ logger: false });
-    installErrorHandling(local);
+    installErrorHandling(local, new ResponseCounter());
     local.post('/echo', async (request) => request.body);
     const response = await local.inject({
       method: 'POST',

@@ -113,6 +113,19 @@ function serializePrivateKeys({ current, next }: StoredPrivateKeys): string {
   return JSON.stringify(next ? { ...bare(current), next } : bare(current));
 }
 
+/** Freezes a JSON value all the way down; typed as it was, since nothing may tell it apart but a write. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const member of Object.values(value)) deepFreeze(member);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function sameKeys(a: readonly PublicJwk[], b: readonly PublicJwk[]): boolean {
+  return a.length === b.length && a.every((key, i) => JSON.stringify(key) === JSON.stringify(b[i]));
+}
+
 /** Which stored key signs at `now`, and which one is published but waits. */
 function signingAt({ current, next }: StoredPrivateKeys, now: number): { signs: PrivateJwk; waiting?: PendingJwk } {
   if (!next) return { signs: current };
@@ -137,7 +150,8 @@ export class KeyRing {
   private signing?: { kid: string; pem: string };
   private pending?: { kid: string; pem: string; activateAt: number };
   private verifying = new Map<string, string>();
-  private published: PublicJwk[] = [];
+  /** Frozen, and the same object until the keys change: the HTTP layer serialises it once per change. */
+  private published: { keys: PublicJwk[] } = deepFreeze({ keys: [] });
   private lastReload = 0;
   private refresher?: NodeJS.Timeout;
 
@@ -206,7 +220,7 @@ export class KeyRing {
   }
 
   jwks(): { keys: PublicJwk[] } {
-    return { keys: this.published };
+    return this.published;
   }
 
   close(): void {
@@ -253,7 +267,7 @@ export class KeyRing {
     this.verifying = new Map(
       live.map((k) => [k.kid, this.verifying.get(k.kid) ?? toPem(createPublicKey({ key: { ...k }, format: 'jwk' }))]),
     );
-    this.published = live;
+    if (!sameKeys(this.published.keys, live)) this.published = deepFreeze({ keys: live });
     if (changed) this.log.info({ kid: signs.kid, verificationKeys: live.length }, 'signing key loaded');
     if (newlyWaiting)
       this.log.info(
