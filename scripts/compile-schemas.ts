@@ -5,7 +5,7 @@
  * It builds the app as a start would, on a throwaway embedded store, so the
  * schemas compiled are exactly the ones Fastify hands the compilers.
  */
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { compiledSchemasModule } from '../src/http/schema-compilers.js';
@@ -18,5 +18,8 @@ const app = await buildApp({ ...loadConfig({}, false), LOG_LEVEL: 'warn', RENDER
 await app.ready();
 await app.close();
 await store.close();
-await writeFile(compiledSchemasPath, compiledSchemasModule(record));
+// Renamed into place: a build running while a service starts (the key-rotation tests build) must not hand it half a file.
+const partial = `${compiledSchemasPath}.${process.pid}.tmp`;
+await writeFile(partial, compiledSchemasModule(record));
+await rename(partial, compiledSchemasPath);
 console.log(`compiled ${record.size} schemas into ${compiledSchemasPath}`);
