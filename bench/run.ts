@@ -69,7 +69,7 @@ async function startService(redisUrl: string, clusterNodes?: string): Promise<{ 
   if (clusterNodes) env.REDIS_CLUSTER_NODES = clusterNodes;
   else env.REDIS_URL = redisUrl;
   const started = performance.now();
-  const child = spawn(process.execPath, [path.join(projectRoot, 'dist/src/server.js')], {
+  const child = spawn(process.execPath, [path.join(projectRoot, 'dist/server.mjs')], {
     env,
     // Request logs go to a pipe that is drained, as a log shipper would; not to this terminal.
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -14,6 +14,12 @@ function findRoot(): string {
 }
 
 export const projectRoot = findRoot();
+/** True under tsx or vitest, which run src/ as TypeScript; false from dist/, bundled or not. */
+const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
+/** The render pool's worker: never bundled, so found from the project root rather than from the calling module. */
+export const renderWorkerPath = fromSource
+  ? path.join(projectRoot, 'src', 'domain', 'render', 'render-worker.ts')
+  : path.join(projectRoot, 'dist', 'src', 'domain', 'render', 'render-worker.js');
 export const contractPath = path.join(projectRoot, 'generated', 'openapi.json');
 /** The same contract with every $ref resolved, written by codegen so no boot pays for it. */
 export const resolvedContractPath = path.join(projectRoot, 'generated', 'openapi.resolved.json');

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/paths.js';
 import { apiClient, bodyOf } from '../helpers/contract.js';
@@ -10,8 +12,9 @@ afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
 });
 
-function startServer(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+/** The server from source under tsx, or, with `bundled`, what `npm start` runs: the build's dist/server.mjs. */
+function startServer(env: Record<string, string>, bundled = false) {
+  const child = spawn(process.execPath, bundled ? ['dist/server.mjs'] : ['--import', 'tsx', 'src/server.ts'], {
     cwd: projectRoot,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -63,6 +66,29 @@ describe('the server process', () => {
     expect(await server.exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(server.output()).toContain('stream closed');
+  });
+
+  it('When the bundle npm start runs is started, then it renders in its worker, serves the docs and the token, and exits on SIGTERM', async () => {
+    if (!existsSync(path.join(projectRoot, 'dist', 'server.mjs')))
+      throw new Error('dist/server.mjs is missing: run npm run build (npm ci does)');
+    const port = await freePort();
+    const server = startServer({ PORT: String(port) }, true);
+    await server.listening;
+    const base = `http://127.0.0.1:${port}`;
+    const api = apiClient(base);
+    const template = '<svg xmlns="http://www.w3.org/2000/svg"><text>{{ n }}</text></svg>';
+    expect((await api('POST', '/api/session', { json: { session_id: 'packed', template, args: { n: 7 } } })).status).toBe(201);
+    const frame = await api('GET', '/frame/packed');
+    expect(frame.status).toBe(200);
+    expect(frame.text).toContain('<text>7</text>');
+    expect((await api('POST', '/api/auth/token', { json: { user_id: 'packed', password: 'a long password' } })).status).toBe(200);
+    // Swagger UI's files come from swagger-ui-dist, which stays outside the bundle.
+    const asset = await fetch(`${base}/docs/assets/swagger-ui-bundle.js`);
+    expect(asset.status).toBe(200);
+    // Read to the end: an unread response keeps its connection busy, and the shutdown would wait for it.
+    expect((await asset.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
   });
 
   it('When a write carries a bad token, then the log says why and never contains the token', async () => {

@@ -1,6 +1,5 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { renderWorkerPath } from '../../paths.js';
 import { DomainError } from '../errors.js';
 import { RENDER_LIMITS } from './limits.js';
 import { PROGRESS_FIELDS, PROGRESS_SLOTS } from './progress.js';
@@ -98,18 +97,16 @@ export class WorkerRenderer implements Renderer {
   private closed = false;
 
   constructor(private readonly options: WorkerRendererOptions) {
-    const here = fileURLToPath(import.meta.url);
-    const extension = path.extname(here);
     const shared = new SharedArrayBuffer(PROGRESS_SLOTS * PROGRESS_FIELDS * Int32Array.BYTES_PER_ELEMENT);
     this.progress = new Int32Array(shared);
     this.pool = new Piscina({
       // Under tsx/vitest the worker is TypeScript too and needs the same loader.
-      filename: path.join(path.dirname(here), `render-worker${extension}`),
+      filename: renderWorkerPath,
       // A fixed pool: piscina's default idleTimeout of 0 would end the extra threads
       // whenever the queue empties and pay a worker start-up (loading liquidjs) on the next burst.
       minThreads: options.threads,
       maxThreads: options.threads,
-      execArgv: extension === '.ts' ? ['--import', 'tsx'] : [],
+      execArgv: renderWorkerPath.endsWith('.ts') ? ['--import', 'tsx'] : [],
       resourceLimits: { maxOldGenerationSizeMb: RENDER_LIMITS.workerHeapMb },
       workerData: {
         renderLimitMs: options.cooperativeLimitMs ?? RENDER_LIMITS.renderMs,
