@@ -1,4 +1,5 @@
-import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify';
+import { hookList } from './route-hooks.js';
 
 /**
  * Live images, frames and the data feed are public reads (SPEC section 4):
@@ -23,7 +24,6 @@ const allowAnyOrigin: onRequestHookHandler = (_request, reply, done) => {
 export function allowAnyOriginOnPublicReads(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
     if (!PUBLIC_READ_PREFIXES.some((prefix) => route.url.startsWith(prefix))) return;
-    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
-    route.onRequest = [allowAnyOrigin, ...existing];
+    route.onRequest = [allowAnyOrigin, ...hookList(route.onRequest)] as RouteOptions['onRequest'];
   });
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOption
 import type { Config } from '../config.js';
 import { DomainError } from '../domain/errors.js';
 import type { Store } from '../store/store.js';
+import { hookList } from './route-hooks.js';
 
 const MINUTE_MS = 60_000;
 
@@ -22,11 +23,7 @@ const USER_WRITES = new Set([
  * what onRequest runs, so the list is typed once at the end.
  */
 function withOnRequest(existing: unknown, ...added: unknown[]): RouteOptions['onRequest'] {
-  return [...hooksOf(existing), ...added] as RouteOptions['onRequest'];
-}
-
-function hooksOf(existing: unknown): unknown[] {
-  return existing === undefined ? [] : Array.isArray(existing) ? [...(existing as unknown[])] : [existing];
+  return [...hookList(existing), ...added] as RouteOptions['onRequest'];
 }
 
 /**
@@ -107,7 +104,7 @@ export async function installRouteGuards(app: FastifyInstance, store: Store, con
   app.addHook('onRoute', (route) => {
     const keys = routeKey(route);
     // Closing is checked first, then the route's own (the Bearer check), then the limits.
-    route.onRequest = withOnRequest(undefined, refuseWhileClosing, ...hooksOf(route.onRequest));
+    route.onRequest = withOnRequest(undefined, refuseWhileClosing, ...hookList(route.onRequest));
     if (anonymousLimit && keys.some((key) => ANONYMOUS_WRITES.has(key))) {
       route.onRequest = withOnRequest(route.onRequest, anonymousLimit);
     }

@@ -110,8 +110,8 @@ export function schemaCompilers(options: { precompiled?: Record<string, unknown>
 
 /**
  * A frozen answer is serialised once: the domain hands out a deep-frozen value
- * that stays the same object until it changes (the JWKS, a tenth of whose
- * cost per request was serialising the same 462 bytes again).
+ * that stays the same object until it changes (the JWKS, an eighth of whose
+ * instructions per request went to serialising the same 462 bytes again).
  */
 function onceWhenFrozen(serialize: Serialize): Serialize {
   const done = new WeakMap<object, string>();
