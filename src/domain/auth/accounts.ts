@@ -39,8 +39,19 @@ export class AccountService {
     private readonly passwords: PasswordHashing = argon2id,
   ) {}
 
-  /** Resolves when the credentials are good (claiming the user_id if unclaimed); otherwise a 401 or 429 error. */
-  async authenticate(userId: string, password: string, client: string): Promise<{ claimed: boolean }> {
+  /**
+   * Resolves when the credentials are good (claiming the user_id if unclaimed);
+   * otherwise a 401 or 429 error. `prepare` runs while the password is hashed or
+   * checked on the thread pool, once this attempt holds its place in the failure
+   * budgets, and what it returns is handed back only with a good password: the
+   * caller's own work (signing the token) need not wait for argon2.
+   */
+  async authenticate<T = undefined>(
+    userId: string,
+    password: string,
+    client: string,
+    prepare: () => T = () => undefined as T,
+  ): Promise<{ claimed: boolean; prepared: T }> {
     const key = accountKey(userId);
     // The account and this attempt's reservation in one round trip; an unclaimed user_id reserves nothing.
     let stored = await this.throttle.readAndReserve(key, userId, client);
@@ -48,16 +59,18 @@ export class AccountService {
       // A claim checks no password, so it reserves nothing and cannot count as a
       // failure; a user_id or client already at its limit is still refused.
       await this.throttle.assertAllowed(userId, client);
-      const account: Account = { passwordHash: await this.passwords.hash(password), createdAt: this.now() };
-      if (await this.store.create(key, JSON.stringify(account), null)) return { claimed: true };
+      const [passwordHash, prepared] = await Promise.all([this.passwords.hash(password), Promise.resolve().then(prepare)]);
+      const account: Account = { passwordHash, createdAt: this.now() };
+      if (await this.store.create(key, JSON.stringify(account), null)) return { claimed: true, prepared };
       // Another request claimed it first: its password decides, checked like any other login.
       stored = await this.throttle.readAndReserve(key, userId, client);
       if (!stored) throw new DomainError('unavailable', 'account could not be read back');
     }
     let matches: boolean;
+    let prepared: T;
     try {
       const account = JSON.parse(stored.value) as Account;
-      matches = await this.passwords.verify(account.passwordHash, password);
+      [matches, prepared] = await Promise.all([this.passwords.verify(account.passwordHash, password), Promise.resolve().then(prepare)]);
     } catch (error) {
       // No verdict on the password (an unreadable account, a failed check): the attempt counts for neither.
       await this.throttle.release(userId, client);
@@ -69,6 +82,6 @@ export class AccountService {
     // store's connection (or done, embedded), ahead of any later request's on
     // these counters; the answer need not wait for their replies.
     void this.throttle.recordSuccess(userId, client);
-    return { claimed: false };
+    return { claimed: false, prepared };
   }
 }

@@ -12,8 +12,11 @@ export function authHandlers(ctx: AppContext): AuthHandlers {
   return {
     async issueToken(request) {
       const { user_id, password, ttl_seconds } = request.body;
-      const { claimed } = await ctx.accounts.authenticate(user_id, password, request.ip);
-      const { token, claims } = ctx.tokens.issue(user_id, ttl_seconds);
+      // Signed while argon2 checks the password; a wrong password discards it unseen.
+      const {
+        claimed,
+        prepared: { token, claims },
+      } = await ctx.accounts.authenticate(user_id, password, request.ip, () => ctx.tokens.issue(user_id, ttl_seconds));
       request.log.info({ user_id, claimed, jti: claims.jti, exp: claims.exp }, 'token issued');
       return {
         status: 200,

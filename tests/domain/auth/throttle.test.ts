@@ -245,4 +245,53 @@ describeEachStore('password guessing under concurrency', (variant) => {
     ]);
     expect(both.sort()).toEqual(['invalid_credentials', 'ok']);
   });
+
+  it("When a login is checked, then the caller's preparation runs during the check and is handed back only with the right password", async () => {
+    const user = newUser();
+    const client = newClient();
+    await claim([user], client);
+    let prepared = 0;
+    const prepare = () => `token ${++prepared}`;
+    const right = accounts.authenticate(user, 'right password', client, prepare);
+    // The verification is held: the preparation has already run all the same.
+    await vi.waitFor(() => expect(passwords.verifications).toBe(1));
+    await vi.waitFor(() => expect(prepared).toBe(1));
+    passwords.open();
+    expect(await right).toEqual({ claimed: false, prepared: 'token 1' });
+    const wrong = accounts.authenticate(user, 'wrong password', client, prepare);
+    await expect(wrong).rejects.toMatchObject({ code: 'invalid_credentials' });
+    expect(prepared).toBe(2);
+    // A claim prepares too, alongside hashing the password.
+    expect(await accounts.authenticate(newUser(), 'right password', client, prepare)).toEqual({ claimed: true, prepared: 'token 3' });
+  });
+
+  it('When an attempt is refused by the throttle, then the preparation never runs', async () => {
+    const user = newUser();
+    const client = newClient();
+    await claim([user], client);
+    passwords.open();
+    for (let i = 0; i < PER_USER; i++)
+      expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('invalid_credentials');
+    const prepare = vi.fn(() => 'token');
+    expect(await outcome(accounts.authenticate(user, 'right password', client, prepare))).toBe('rate_limited');
+    expect(prepare).not.toHaveBeenCalled();
+  });
+
+  it('When the preparation fails, then its error surfaces and the attempt counts for neither budget', async () => {
+    const user = newUser();
+    const client = newClient();
+    await claim([user], client);
+    passwords.open();
+    const counters = () => store.getMany([`throttle:auth:user:${user}`, `throttle:auth:client:${client}`]);
+    const failing = () => {
+      throw new Error('no signing key');
+    };
+    for (let i = 0; i < PER_USER + 2; i++)
+      await expect(accounts.authenticate(user, 'right password', client, failing)).rejects.toThrow('no signing key');
+    expect((await counters()).map((c) => (c === null ? null : Number(c.value)))).toEqual([
+      expect.toSatisfy((v: number | null) => v === null || v === 0),
+      expect.toSatisfy((v: number | null) => v === null || v === 0),
+    ]);
+    expect(await outcome(accounts.authenticate(user, 'right password', client))).toBe('ok');
+  });
 });
