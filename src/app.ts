@@ -21,7 +21,6 @@ import { opsHandlers } from './http/handlers/ops.js';
 import { publicSessionHandlers } from './http/handlers/public-sessions.js';
 import { userSessionHandlers } from './http/handlers/user-sessions.js';
 import { bearerAuth } from './http/security.js';
-import { requestLogger } from './http/request-logger.js';
 import { installAccessLog } from './http/access-log.js';
 import { createMetrics, ResponseCounter } from './http/metrics.js';
 import { registerOperations } from './http/operations.js';
@@ -67,7 +66,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logger: { level: config.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
     // src/http/access-log.ts writes one line per request instead, at debug.
     logController: new LogController({ disableRequestLogging: true }),
-    childLoggerFactory: requestLogger,
     bodyLimit: config.BODY_LIMIT_BYTES,
     // Requests that arrive while closing get the contract's 503 instead (src/http/route-guards.ts).
     return503OnClosing: false,
