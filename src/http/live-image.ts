@@ -69,7 +69,54 @@ export function openResponse(res: RawResponse, headers: Readonly<Record<string, 
     };
   }
   res.writeHead(200, { ...headers, connection: 'keep-alive' });
-  return Object.assign(res, { onClose: (listener: () => void) => void res.on('close', listener) });
+  return directWrites(res);
+}
+
+const CRLF = Buffer.from('\r\n');
+/** Chunks in HTTP/1.1 chunked framing, built once per chunk however many responses send it. */
+const framedChunks = new WeakMap<Buffer, Buffer>();
+
+function framed(chunk: Buffer): Buffer {
+  let bytes = framedChunks.get(chunk);
+  if (!bytes) {
+    bytes = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, CRLF]);
+    framedChunks.set(chunk, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * An HTTP/1.1 live response whose chunks after the first go straight to the
+ * socket, framed as Node frames them (the same bytes on the wire). Every
+ * viewer of a session gets the same chunk, so one framed copy serves them
+ * all; Node's own res.write makes four writes and a cork per response per
+ * chunk, which was a fifth of the time an update took to reach 10,000
+ * viewers. The first chunk goes through Node, which sends the head with it.
+ */
+function directWrites(res: ServerResponse): OpenResponse {
+  let headSent = false;
+  let backedUp: { once(event: 'drain', listener: () => void): unknown } = res;
+  return {
+    write(chunk) {
+      const socket = res.socket;
+      if (!headSent || !socket) {
+        headSent = true;
+        backedUp = res;
+        return res.write(chunk);
+      }
+      backedUp = socket;
+      return socket.write(res.chunkedEncoding ? framed(chunk) : chunk);
+    },
+    end: (chunk) => (chunk ? res.end(chunk) : res.end()),
+    once: (event, listener) => backedUp.once(event, listener),
+    get writableEnded() {
+      return res.writableEnded;
+    },
+    get destroyed() {
+      return res.destroyed;
+    },
+    onClose: (listener) => void res.on('close', listener),
+  };
 }
 
 /** GET /stream/...: the live multipart image (SPEC section 4). */

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import net from 'node:net';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app.js';
 import { parseParts, readFirstWrite, StreamReader } from '../helpers/multipart.js';
 import { describeEachStore } from '../helpers/stores.js';
@@ -89,6 +90,46 @@ describeEachStore('live streams', (variant) => {
       expect(part.headers['content-type']).toBe('image/svg+xml');
       expect(Number(part.headers['content-length'])).toBe(Buffer.byteLength(part.body));
     }
+  });
+
+  it('When updates follow, then each goes out as one chunk of the chunked body, framed byte for byte as HTTP/1.1 requires', async () => {
+    const id = await create('c0');
+    const { hostname, port } = new URL(running.baseUrl);
+    const socket = net.connect(Number(port), hostname);
+    socket.write(`GET /stream/${id}?double_frame=false HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: image/*\r\n\r\n`);
+    let raw = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => (raw = Buffer.concat([raw, chunk])));
+    const body = () => raw.subarray(raw.indexOf('\r\n\r\n') + 4);
+    // Each step waits for its frame to have arrived whole, its chunk's closing CRLF included.
+    const arrived = (status: string) =>
+      vi.waitFor(() => expect(body().includes(`>${status}<`) && raw.subarray(-2).toString() === '\r\n').toBe(true));
+    await arrived('c0');
+    await update(id, 'c1');
+    await arrived('c1');
+    await update(id, 'c2');
+    await arrived('c2');
+    socket.destroy();
+    // Decode strictly: size in lowercase hex, CRLF, exactly that many bytes, CRLF; nothing between chunks.
+    const chunks: string[] = [];
+    let rest = body();
+    while (rest.length > 0) {
+      const sizeEnd = rest.indexOf('\r\n');
+      const sizeText = rest.subarray(0, sizeEnd).toString('latin1');
+      expect(sizeText).toMatch(/^[0-9a-f]+$/);
+      const size = parseInt(sizeText, 16);
+      const data = rest.subarray(sizeEnd + 2, sizeEnd + 2 + size);
+      expect(data.length).toBe(size);
+      expect(rest.subarray(sizeEnd + 2 + size, sizeEnd + 4 + size).toString('latin1')).toBe('\r\n');
+      chunks.push(data.toString());
+      rest = rest.subarray(sizeEnd + 4 + size);
+    }
+    const part = (status: string) => {
+      const svg = svgOf(status);
+      return `Content-Type: image/svg+xml\r\nContent-Length: ${Buffer.byteLength(svg)}\r\n\r\n${svg}\r\n--frame\r\n`;
+    };
+    expect(chunks).toHaveLength(3);
+    expect(chunks[0]!.endsWith(`--frame\r\n${part('c0')}`)).toBe(true);
+    expect(chunks.slice(1)).toEqual([part('c1'), part('c2')]);
   });
 
   it('When double_frame is left on, then every part is sent twice back to back', async () => {
