@@ -90,8 +90,9 @@ function framed(chunk: Buffer): Buffer {
  * socket, framed as Node frames them (the same bytes on the wire). Every
  * viewer of a session gets the same chunk, so one framed copy serves them
  * all; Node's own res.write makes four writes and a cork per response per
- * chunk, which was a fifth of the time an update took to reach 10,000
- * viewers. The first chunk goes through Node, which sends the head with it.
+ * chunk (in a bare broadcaster to 10,000 sockets here, going straight to the
+ * socket took an update's arrival at all of them from 192–273 ms to 163–228
+ * ms). The first chunk goes through Node, which sends the head with it.
  */
 function directWrites(res: ServerResponse): OpenResponse {
   let headSent = false;
