@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { loadConfig, type Config } from './config.js';
+import { StoreUnreachableError } from './store/errors.js';
 
 let config: Config;
 try {
@@ -10,7 +11,15 @@ try {
   process.exit(1);
 }
 
-const app = await buildApp(config);
+let app: Awaited<ReturnType<typeof buildApp>>;
+try {
+  app = await buildApp(config);
+} catch (err) {
+  // A store that is not there is an operator's matter, like a bad variable: one line, no stack.
+  if (!(err instanceof StoreUnreachableError)) throw err;
+  console.error(`realtime-svg: ${err.message}`);
+  process.exit(1);
+}
 closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: app.log }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'shutting down after an error');
   else app.log.info({ signal }, 'shutting down');

@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { parseClusterNodes } from '../config.js';
 import { EmbeddedStore } from './embedded-store.js';
+import { StoreUnreachableError } from './errors.js';
 import { RedisStore } from './redis-store.js';
 import type { Store } from './store.js';
 
@@ -48,13 +49,25 @@ export async function connectStore(
   } as const;
   const client = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg' });
   const subscriber = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg:subscriber' });
+  // ioredis rejects connect() with "Connection is closed"; the error event said why.
+  let lastError: string | undefined;
   for (const [name, connection] of [
     ['commands', client],
     ['subscriber', subscriber],
   ] as const) {
-    connection.on('error', (err: Error) => log.warn({ connection: name, err: err.message }, 'store connection error'));
+    connection.on('error', (err: Error) => {
+      lastError = err.message;
+      log.warn({ connection: name, err: err.message }, 'store connection error');
+    });
   }
-  await Promise.all([client.connect(), subscriber.connect()]);
+  try {
+    await Promise.all([client.connect(), subscriber.connect()]);
+  } catch (err) {
+    client.disconnect();
+    subscriber.disconnect();
+    const { host, port } = new URL(redisUrl);
+    throw new StoreUnreachableError(`${host || 'localhost'}${port ? '' : ':6379'}`, lastError ?? String(err), { cause: err });
+  }
   log.info({ store: 'redis' }, 'using Redis store');
   return new RedisStore(client, subscriber, log);
 }
@@ -86,9 +99,21 @@ async function connectCluster(nodes: string, log: StoreLogger, timeoutMs: number
       autoResendUnfulfilledCommands: false,
     },
   });
-  cluster.on('error', (err: Error) => log.warn({ connection: 'cluster', err: err.message }, 'store connection error'));
+  let lastError: string | undefined;
+  cluster.on('error', (err: Error) => {
+    lastError = err.message;
+    log.warn({ connection: 'cluster', err: err.message }, 'store connection error');
+  });
   cluster.on('node error', (err: Error, node: string) => log.warn({ connection: 'cluster', node, err: err.message }, 'store node error'));
-  await cluster.connect();
+  try {
+    await cluster.connect();
+  } catch (err) {
+    cluster.disconnect();
+    const where = parseClusterNodes(nodes)
+      .map(({ host, port }) => `${host}:${port}`)
+      .join(', ');
+    throw new StoreUnreachableError(where, lastError ?? (err instanceof Error ? err.message : String(err)), { cause: err });
+  }
   log.info({ store: 'redis-cluster', masters: cluster.nodes('master').length }, 'using a Redis Cluster store (sharded pub/sub)');
   return new RedisStore(cluster, cluster, log, timeoutMs);
 }

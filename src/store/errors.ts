@@ -21,3 +21,14 @@ export class StoreUnavailableError extends Error {
     this.name = 'StoreUnavailableError';
   }
 }
+
+/**
+ * The store could not be reached while the service started. `where` names the
+ * address only, never the credentials a URL may carry.
+ */
+export class StoreUnreachableError extends Error {
+  constructor(where: string, reason: string, options?: { cause?: unknown }) {
+    super(`cannot reach the store at ${where}: ${reason}`, options);
+    this.name = 'StoreUnreachableError';
+  }
+}

@@ -47,6 +47,22 @@ describe('the server process', () => {
     expect(server.output()).toContain(name);
   });
 
+  it.each([
+    ['REDIS_URL', (port: number) => ({ REDIS_URL: `redis://127.0.0.1:${port}` })],
+    ['REDIS_CLUSTER_NODES', (port: number) => ({ REDIS_CLUSTER_NODES: `127.0.0.1:${port}` })],
+  ])(
+    'When the store (%s) cannot be reached at start, then it exits non-zero with one clear line, not a stack trace',
+    async (_name, env) => {
+      // A port nothing listens on: freePort() hands out a port that was free a moment ago.
+      const server = startServer({ PORT: String(await freePort()), ...env(await freePort()) });
+      expect(await server.exited).toBe(1);
+      const output = server.output();
+      expect(output).toContain('realtime-svg: cannot reach the store');
+      expect(output).toContain('127.0.0.1');
+      expect(output).not.toMatch(/^\s+at /m);
+    },
+  );
+
   it('When started without configuration, then it serves with the embedded store, and SIGTERM closes streams and exits', async () => {
     const port = await freePort();
     const server = startServer({ PORT: String(port) });
