@@ -84,6 +84,13 @@ describeEachStore('password guessing under concurrency', (variant) => {
     for (const user of users) expect(await accounts.authenticate(user, 'right password', client)).toEqual({ claimed: true });
     expect(passwords.verifications).toBe(0);
   };
+  /** Claims a user_id, then spends its whole failure budget on wrong passwords (each one verified and refused). */
+  const useUpBudget = async (user: string, client: string) => {
+    await claim([user], client);
+    passwords.open();
+    for (let i = 0; i < PER_USER; i++)
+      expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('invalid_credentials');
+  };
   /** Starts attempts, waits until each is either refused or held in verification, then lets the verifications finish. */
   const burst = async (attempts: Array<() => Promise<unknown>>) => {
     const outcomes: Array<string | undefined> = attempts.map(() => undefined);
@@ -119,10 +126,7 @@ describeEachStore('password guessing under concurrency', (variant) => {
   it('When refused, then the answer carries how long until the window ends', async () => {
     const user = newUser();
     const client = newClient();
-    await claim([user], client);
-    passwords.open();
-    for (let i = 0; i < PER_USER; i++)
-      expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('invalid_credentials');
+    await useUpBudget(user, client);
     const refused = await accounts.authenticate(user, 'right password', client).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(DomainError);
     expect((refused as DomainError).code).toBe('rate_limited');
@@ -268,10 +272,7 @@ describeEachStore('password guessing under concurrency', (variant) => {
   it('When an attempt is refused by the throttle, then the preparation never runs', async () => {
     const user = newUser();
     const client = newClient();
-    await claim([user], client);
-    passwords.open();
-    for (let i = 0; i < PER_USER; i++)
-      expect(await outcome(accounts.authenticate(user, 'wrong password', client))).toBe('invalid_credentials');
+    await useUpBudget(user, client);
     const prepare = vi.fn(() => 'token');
     expect(await outcome(accounts.authenticate(user, 'right password', client, prepare))).toBe('rate_limited');
     expect(prepare).not.toHaveBeenCalled();
