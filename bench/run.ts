@@ -111,11 +111,18 @@ async function verifyMicrobench(): Promise<void> {
   const { token } = tokens.issue('alice', 3600);
   const N = 20_000;
   let t = performance.now();
-  for (let i = 0; i < N; i++) await tokens.verify(token);
-  const ours = ((performance.now() - t) / N) * 1000;
+  const distinct: string[] = [];
+  for (let i = 0; i < 2000; i++) distinct.push(tokens.issue('alice', 3600).token);
+  const signUs = ((performance.now() - t) / distinct.length) * 1000;
+  // Each token seen for the first time: the full RS256 check.
   t = performance.now();
-  for (let i = 0; i < 500; i++) tokens.issue('alice', 3600);
-  const signUs = ((performance.now() - t) / 500) * 1000;
+  for (const each of distinct) await tokens.verify(each);
+  const ours = ((performance.now() - t) / distinct.length) * 1000;
+  // The same token again, as a client sends it with every write: verified once, then cached.
+  await tokens.verify(token);
+  t = performance.now();
+  for (let i = 0; i < N; i++) await tokens.verify(token);
+  const repeated = ((performance.now() - t) / N) * 1000;
 
   const privateJwk = JSON.parse((await store.get('jwk:private'))!.value);
   const publicKey = createPublicKey(createPrivateKey({ key: privateJwk, format: 'jwk' }));
@@ -132,8 +139,9 @@ async function verifyMicrobench(): Promise<void> {
   t = performance.now();
   for (let i = 0; i < N; i++) fast(token);
   const fastJwt = ((performance.now() - t) / N) * 1000;
-  report('token verification (gate + fast-jwt RS256), per request', `${ours.toFixed(1)} µs`, '≤ 40 µs');
+  report('token verification (gate + fast-jwt RS256), a token seen first', `${ours.toFixed(1)} µs`, '≤ 40 µs');
   report('  of which bare fast-jwt verify', `${fastJwt.toFixed(1)} µs`, '');
+  report('  the same token again (verified-token cache)', `${repeated.toFixed(1)} µs`, '');
   report('  for comparison: jose jwtVerify (WebCrypto)', `${jose.toFixed(1)} µs`, '');
   report('RS256 sign', `${signUs.toFixed(0)} µs`, '≈ 250 µs ceiling');
   ring.close();

@@ -13,6 +13,15 @@ const SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const FORBIDDEN_HEADER_MEMBERS = ['crit', 'jku', 'x5u', 'jwk', 'x5c'];
 /** Tolerated clock difference for iat between issuing and verifying instances. */
 const CLOCK_SKEW_SECONDS = 30;
+/**
+ * Tokens whose signature this instance has checked, per key (fast-jwt's LRU,
+ * keyed by the token's SHA-256). A client sends the same token with every
+ * write, and the RS256 check was most of what authentication cost a write.
+ * An entry never outlives the token's exp, nor 10 minutes (fast-jwt's
+ * cacheTTL); failures are not cached; a key no longer trusted is refused
+ * before its cache is consulted, and a changed key gets a new one.
+ */
+const VERIFIED_TOKENS_PER_KEY = 10_000;
 
 export interface Claims {
   sub: string;
@@ -123,7 +132,7 @@ export class TokenService {
           allowedIss: this.issuer,
           requiredClaims: ['exp', 'sub', 'iss'],
           checkTyp: 'jwt',
-          cache: false,
+          cache: VERIFIED_TOKENS_PER_KEY,
         }) as Verify,
       };
       this.verifiers.set(kid, entry);

@@ -121,6 +121,41 @@ describe('TokenService', () => {
     expect((await rejection(tokens.verify(token))).code).toBe('token_invalid');
   });
 
+  describe('once a token has been verified (the verified-token cache)', () => {
+    it('When it expires, then it is token_expired: the cache never outlives exp', async () => {
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+      try {
+        time = Date.now();
+        const { token, claims } = tokens.issue('alice', 60);
+        expect(await tokens.verify(token)).toEqual(claims);
+        expect(await tokens.verify(token)).toEqual(claims);
+        vi.setSystemTime(Date.now() + 61_000);
+        time = Date.now();
+        expect((await rejection(tokens.verify(token))).code).toBe('token_expired');
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it('When its key is no longer trusted, then it is token_invalid', async () => {
+      const { token } = tokens.issue('alice', 3600);
+      await tokens.verify(token);
+      vi.spyOn(ring, 'verificationKey').mockReturnValue(undefined);
+      vi.spyOn(ring, 'reloadFor').mockResolvedValue(undefined);
+      expect((await rejection(tokens.verify(token))).code).toBe('token_invalid');
+    });
+
+    it('When its signature is reused with another payload or header, then that token is token_invalid', async () => {
+      const { token, claims } = tokens.issue('alice', 3600);
+      await tokens.verify(token);
+      const [header, payload, signature] = token.split('.');
+      const otherPayload = `${header!}.${b64({ ...claims, sub: 'mallory' })}.${signature!}`;
+      const otherHeader = `${b64({ alg: 'RS256', typ: 'JWT', kid: ring.currentKid, extra: 1 })}.${payload!}.${signature!}`;
+      for (const forged of [otherPayload, otherHeader]) expect((await rejection(tokens.verify(forged))).code).toBe('token_invalid');
+      expect(await tokens.verify(token)).toEqual(claims);
+    });
+  });
+
   it('When the Authorization header is absent or not a Bearer token, then it is token_missing', () => {
     expect(tokens.tokenFromHeader('Bearer abc.def.ghi')).toBe('abc.def.ghi');
     for (const header of [undefined, '', 'Basic dXNlcjpwYXNz', 'Bearer', 'Bearer a b']) {
