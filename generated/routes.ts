@@ -1087,7 +1087,7 @@ export const contractRoutes: readonly ContractRoute[] = [
       "headers": {
         "type": "object",
         "properties": {
-          "If-Match": {
+          "if-match": {
             "type": "string",
             "maxLength": 1024,
             "description": "Write only over this version of the session: its `ETag` as last read (from a GET of the session, the answer to a write, or the data feed's `etag`), or a comma-separated list of such tags. When the session has changed since, the answer is 412 `precondition_failed` and nothing changes. `*` matches any version. Without this header the last write wins."
@@ -2769,7 +2769,7 @@ export const contractRoutes: readonly ContractRoute[] = [
       "headers": {
         "type": "object",
         "properties": {
-          "If-None-Match": {
+          "if-none-match": {
             "type": "string"
           }
         }
@@ -3716,7 +3716,7 @@ export const contractRoutes: readonly ContractRoute[] = [
       "headers": {
         "type": "object",
         "properties": {
-          "If-None-Match": {
+          "if-none-match": {
             "type": "string"
           }
         }
@@ -5522,7 +5522,7 @@ export const contractRoutes: readonly ContractRoute[] = [
       "headers": {
         "type": "object",
         "properties": {
-          "If-Match": {
+          "if-match": {
             "type": "string",
             "maxLength": 1024,
             "description": "Write only over this version of the session: its `ETag` as last read (from a GET of the session, the answer to a write, or the data feed's `etag`), or a comma-separated list of such tags. When the session has changed since, the answer is 412 `precondition_failed` and nothing changes. `*` matches any version. Without this header the last write wins."
@@ -6017,7 +6017,7 @@ export const contractRoutes: readonly ContractRoute[] = [
       "headers": {
         "type": "object",
         "properties": {
-          "If-Match": {
+          "if-match": {
             "type": "string",
             "maxLength": 1024,
             "description": "Write only over this version of the session: its `ETag` as last read (from a GET of the session, the answer to a write, or the data feed's `etag`), or a comma-separated list of such tags. When the session has changed since, the answer is 412 `precondition_failed` and nothing changes. `*` matches any version. Without this header the last write wins."

@@ -305,13 +305,20 @@ function textOf(node: Json | undefined, what: string): string {
   return node;
 }
 
-/** The parameters of one location as the object schema Fastify validates them with. */
-function parametersSchema(params: Doc[]): Doc | undefined {
+/**
+ * The parameters of one location as the object schema Fastify validates them
+ * with. Header names are written in lower case: Node hands them over that way,
+ * and Fastify lowercases a header schema only for its own validator compiler,
+ * not for ours (src/http/schema-compilers.ts), so `If-Match` as the contract
+ * spells it would match no request and its bounds would never be checked.
+ */
+function parametersSchema(params: Doc[], where: string): Doc | undefined {
   if (params.length === 0) return undefined;
   const properties: Doc = {};
   const required: string[] = [];
   for (const param of params) {
-    const name = textOf(param.name, 'a parameter name');
+    const spelled = textOf(param.name, 'a parameter name');
+    const name = where === 'header' ? spelled.toLowerCase() : spelled;
     properties[name] = {
       ...(isDoc(param.schema) ? param.schema : {}),
       ...(typeof param.description === 'string' ? { description: param.description } : {}),
@@ -360,7 +367,11 @@ function routesSource(doc: Doc): string {
           );
         }
       }
-      const at = (where: string) => parametersSchema(params.filter((param) => param.in === where));
+      const at = (where: string) =>
+        parametersSchema(
+          params.filter((param) => param.in === where),
+          where,
+        );
       const security = Array.isArray(op.security) ? op.security : Array.isArray(doc.security) ? doc.security : [];
       const schemes = security.flatMap((requirement) => (isDoc(requirement) ? Object.keys(requirement) : []));
       if (schemes.some((name) => name !== 'BearerAuth') || (schemes.length > 0 && security.length !== 1)) {

@@ -101,6 +101,19 @@ describeEachStore('optimistic concurrency (ETag, If-Match)', (variant) => {
     }
   });
 
+  it("When If-Match is longer than the contract's 1024 characters, in whatever case its name is sent, then 400 validation_failed and nothing changes", async () => {
+    for (const s of await sessions()) {
+      const before = await running.api('GET', s.path);
+      const tooLong = `"${'a'.repeat(1100)}"`;
+      for (const name of ['if-match', 'If-Match']) {
+        const res = await running.api('PUT', s.path, { json: { args: { v: 'long tag' } }, headers: { ...s.auth, [name]: tooLong } });
+        expectResponse(res, s.write, 400, `${s.kind} ${name}`);
+        expect(res.body.code).toBe('validation_failed');
+      }
+      expect((await running.api('GET', s.path)).body, s.kind).toEqual(before.body);
+    }
+  });
+
   it('When writers race with the same If-Match, then exactly one wins and every other gets 412', async () => {
     for (const s of await sessions()) {
       const tag = etagOf(await running.api('GET', s.path));
