@@ -18,17 +18,18 @@ const CLOCK_SKEW_SECONDS = 30;
  * keyed by the token's SHA-256). A client sends the same token with every
  * write, and the RS256 check was most of what authentication cost a write.
  * An entry never outlives the token's exp, nor 10 minutes (fast-jwt's
- * cacheTTL); failures are not cached; a key no longer trusted is refused
- * before its cache is consulted, and a changed key gets a new one.
+ * cacheTTL); a failure is never answered from it (fast-jwt stores it
+ * already expired); a key no longer held is refused before its cache is
+ * consulted, and a changed key gets a new one.
  */
 const VERIFIED_TOKENS_PER_KEY = 10_000;
 
 export interface Claims {
-  sub: string;
-  iat: number;
-  exp: number;
-  iss: string;
-  jti: string;
+  readonly sub: string;
+  readonly iat: number;
+  readonly exp: number;
+  readonly iss: string;
+  readonly jti: string;
 }
 
 /** Why a token was refused: the precise code for the client, the reason for the log. */
@@ -116,7 +117,8 @@ export class TokenService {
     }
     // The sub names a store key: it must obey the identifier rule like any path id.
     if (typeof claims.sub !== 'string' || !isIdentifier(claims.sub)) throw new TokenRejected('token_invalid', 'missing or invalid sub');
-    return claims as unknown as Claims;
+    // A cached token's claims are the same object on every call: frozen, so no caller can change them for the next.
+    return Object.freeze(claims) as unknown as Claims;
   }
 
   private async verifierFor(kid: string): Promise<Verify> {
@@ -135,6 +137,10 @@ export class TokenService {
           cache: VERIFIED_TOKENS_PER_KEY,
         }) as Verify,
       };
+      // A key no longer held takes its verifier and cached tokens with it.
+      for (const held of this.verifiers.keys()) {
+        if (held !== kid && this.keys.verificationKey(held) === undefined) this.verifiers.delete(held);
+      }
       this.verifiers.set(kid, entry);
     }
     return entry.verify;

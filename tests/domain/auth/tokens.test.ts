@@ -145,6 +145,35 @@ describe('TokenService', () => {
       expect((await rejection(tokens.verify(token))).code).toBe('token_invalid');
     });
 
+    it('When a caller tries to change the claims it was given, then it cannot: the next verification answers the same', async () => {
+      const { token } = tokens.issue('alice', 3600);
+      const claims = await tokens.verify(token);
+      expect(() => {
+        (claims as { sub: string }).sub = 'mallory';
+      }).toThrow(TypeError);
+      expect((await tokens.verify(token)).sub).toBe('alice');
+    });
+
+    it('When a key is no longer held, then its verifier and cached tokens are dropped once another key is used', async () => {
+      const otherStore = new EmbeddedStore(now);
+      const other = await KeyRing.open(otherStore, silent, { refresh: false, now });
+      try {
+        const first = tokens.issue('alice', 3600).token;
+        await tokens.verify(first);
+        const verifiers = (tokens as unknown as { verifiers: Map<string, unknown> }).verifiers;
+        expect([...verifiers.keys()]).toEqual([ring.currentKid]);
+        // The ring now holds only the other key: the first is retired.
+        const otherPem = other.verificationKey(other.currentKid);
+        vi.spyOn(ring, 'verificationKey').mockImplementation((kid) => (kid === other.currentKid ? otherPem : undefined));
+        const second = new TokenService(other, ISSUER, now).issue('alice', 3600).token;
+        expect((await tokens.verify(second)).sub).toBe('alice');
+        expect([...verifiers.keys()]).toEqual([other.currentKid]);
+      } finally {
+        other.close();
+        await otherStore.close();
+      }
+    });
+
     it('When its signature is reused with another payload or header, then that token is token_invalid', async () => {
       const { token, claims } = tokens.issue('alice', 3600);
       await tokens.verify(token);
