@@ -1,5 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { createSigner, createVerifier, TokenError } from 'fast-jwt';
+import { LRUCache } from 'lru-cache';
 import { contractLimits } from '../../../generated/limits.js';
 import { DomainError } from '../errors.js';
 import { isIdentifier } from '../ids.js';
@@ -14,15 +15,24 @@ const FORBIDDEN_HEADER_MEMBERS = ['crit', 'jku', 'x5u', 'jwk', 'x5c'];
 /** Tolerated clock difference for iat between issuing and verifying instances. */
 const CLOCK_SKEW_SECONDS = 30;
 /**
- * Tokens whose signature this instance has checked, per key (fast-jwt's LRU,
- * keyed by the token's SHA-256). A client sends the same token with every
- * write, and the RS256 check was most of what authentication cost a write.
- * An entry never outlives the token's exp, nor 10 minutes (fast-jwt's
- * cacheTTL); a failure is never answered from it (fast-jwt stores it
- * already expired); a key no longer held is refused before its cache is
- * consulted, and a changed key gets a new one.
+ * Tokens whose signature this instance has checked, keyed by the token's
+ * SHA-256. A client sends the same token with every write, and the RS256
+ * check was most of what authentication cost a write. An entry is answered
+ * only while the token's exp and 10 minutes since its check have not passed,
+ * and only if the kid's key is still the one that checked it; failures are
+ * never stored. fast-jwt has a cache of its own, but it hashes the token
+ * twice on a miss (about 9 µs here), and a key builder of our own makes it
+ * print a security warning on every start.
  */
-const VERIFIED_TOKENS_PER_KEY = 10_000;
+const VERIFIED_TOKENS = 10_000;
+const VERIFIED_TOKEN_TTL_MS = 600_000;
+
+interface Verified {
+  /** The key that checked the signature. */
+  readonly pem: string;
+  readonly claims: Claims;
+  readonly validUntilMs: number;
+}
 
 export interface Claims {
   readonly sub: string;
@@ -69,6 +79,7 @@ type Verify = (token: string) => Record<string, unknown>;
 export class TokenService {
   private signer?: { kid: string; sign: (claims: Record<string, unknown>) => string };
   private readonly verifiers = new Map<string, { pem: string; verify: Verify }>();
+  private readonly verified = new LRUCache<string, Verified>({ max: VERIFIED_TOKENS });
 
   constructor(
     private readonly keys: KeyRing,
@@ -104,24 +115,31 @@ export class TokenService {
     if (forbidden) throw new TokenRejected('token_invalid', `header member ${forbidden} not accepted`);
     if (typeof header.kid !== 'string') throw new TokenRejected('token_invalid', 'no kid');
 
-    const verify = await this.verifierFor(header.kid);
-    let claims: Record<string, unknown>;
+    const { pem, verify } = await this.verifierFor(header.kid);
+    const digest = hash('sha256', token, 'base64');
+    const known = this.verified.get(digest);
+    if (known?.pem === pem && this.now() < known.validUntilMs) return known.claims;
+
+    let payload: Record<string, unknown>;
     try {
-      claims = verify(token);
+      payload = verify(token);
     } catch (err) {
       const code = err instanceof TokenError ? err.code : 'unknown';
       throw new TokenRejected(code === TokenError.codes.expired ? 'token_expired' : 'token_invalid', code);
     }
-    if (typeof claims.iat === 'number' && claims.iat > this.now() / 1000 + CLOCK_SKEW_SECONDS) {
+    if (typeof payload.iat === 'number' && payload.iat > this.now() / 1000 + CLOCK_SKEW_SECONDS) {
       throw new TokenRejected('token_invalid', 'issued in the future');
     }
     // The sub names a store key: it must obey the identifier rule like any path id.
-    if (typeof claims.sub !== 'string' || !isIdentifier(claims.sub)) throw new TokenRejected('token_invalid', 'missing or invalid sub');
+    if (typeof payload.sub !== 'string' || !isIdentifier(payload.sub)) throw new TokenRejected('token_invalid', 'missing or invalid sub');
     // A cached token's claims are the same object on every call: frozen, so no caller can change them for the next.
-    return Object.freeze(claims) as unknown as Claims;
+    const claims = Object.freeze(payload) as unknown as Claims;
+    // fast-jwt has checked that exp is a number in the future (a required claim).
+    this.verified.set(digest, { pem, claims, validUntilMs: Math.min(claims.exp * 1000, this.now() + VERIFIED_TOKEN_TTL_MS) });
+    return claims;
   }
 
-  private async verifierFor(kid: string): Promise<Verify> {
+  private async verifierFor(kid: string): Promise<{ pem: string; verify: Verify }> {
     const pem = this.keys.verificationKey(kid) ?? (await this.keys.reloadFor(kid));
     if (!pem) throw new TokenRejected('token_invalid', 'unknown kid');
     let entry = this.verifiers.get(kid);
@@ -134,15 +152,14 @@ export class TokenService {
           allowedIss: this.issuer,
           requiredClaims: ['exp', 'sub', 'iss'],
           checkTyp: 'jwt',
-          cache: VERIFIED_TOKENS_PER_KEY,
         }) as Verify,
       };
-      // A key no longer held takes its verifier and cached tokens with it.
+      // A key no longer held takes its verifier with it; its cached tokens are never answered again (their pem differs).
       for (const held of this.verifiers.keys()) {
         if (held !== kid && this.keys.verificationKey(held) === undefined) this.verifiers.delete(held);
       }
       this.verifiers.set(kid, entry);
     }
-    return entry.verify;
+    return entry;
   }
 }

@@ -154,7 +154,45 @@ describe('TokenService', () => {
       expect((await tokens.verify(token)).sub).toBe('alice');
     });
 
-    it('When a key is no longer held, then its verifier and cached tokens are dropped once another key is used', async () => {
+    it('When its kid names another key than the one that checked it, then it is checked again and token_invalid', async () => {
+      const { token } = tokens.issue('alice', 3600);
+      await tokens.verify(token);
+      const otherStore = new EmbeddedStore(now);
+      const other = await KeyRing.open(otherStore, silent, { refresh: false, now });
+      try {
+        vi.spyOn(ring, 'verificationKey').mockReturnValue(other.verificationKey(other.currentKid));
+        expect((await rejection(tokens.verify(token))).code).toBe('token_invalid');
+      } finally {
+        other.close();
+        await otherStore.close();
+      }
+    });
+
+    it('When ten minutes have passed since its check, then its signature is checked again', async () => {
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+      try {
+        time = Date.now();
+        const { token } = tokens.issue('alice', 3600);
+        await tokens.verify(token);
+        const entry = (tokens as unknown as { verifiers: Map<string, { verify: (token: string) => unknown }> }).verifiers.get(
+          ring.currentKid,
+        );
+        if (!entry) throw new Error('expected a verifier for the current key');
+        const checks = vi.spyOn(entry, 'verify');
+        vi.setSystemTime(Date.now() + 9 * 60_000);
+        time = Date.now();
+        await tokens.verify(token);
+        expect(checks).not.toHaveBeenCalled();
+        vi.setSystemTime(Date.now() + 2 * 60_000);
+        time = Date.now();
+        expect((await tokens.verify(token)).sub).toBe('alice');
+        expect(checks).toHaveBeenCalledTimes(1);
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it('When a key is no longer held, then its verifier is dropped once another key is used', async () => {
       const otherStore = new EmbeddedStore(now);
       const other = await KeyRing.open(otherStore, silent, { refresh: false, now });
       try {
