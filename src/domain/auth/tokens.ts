@@ -115,7 +115,9 @@ export class TokenService {
     if (forbidden) throw new TokenRejected('token_invalid', `header member ${forbidden} not accepted`);
     if (typeof header.kid !== 'string') throw new TokenRejected('token_invalid', 'no kid');
 
-    const { pem, verify } = await this.verifierFor(header.kid);
+    // Only an unknown kid waits (for the throttled reload); a held key is looked up without a turn of the event loop.
+    const held = this.keys.verificationKey(header.kid);
+    const { pem, verify } = this.verifierFor(header.kid, held ?? (await this.keys.reloadFor(header.kid)));
     const digest = hash('sha256', token, 'base64');
     const known = this.verified.get(digest);
     if (known?.pem === pem && this.now() < known.validUntilMs) return known.claims;
@@ -139,8 +141,7 @@ export class TokenService {
     return claims;
   }
 
-  private async verifierFor(kid: string): Promise<{ pem: string; verify: Verify }> {
-    const pem = this.keys.verificationKey(kid) ?? (await this.keys.reloadFor(kid));
+  private verifierFor(kid: string, pem: string | undefined): { pem: string; verify: Verify } {
     if (!pem) throw new TokenRejected('token_invalid', 'unknown kid');
     let entry = this.verifiers.get(kid);
     if (entry?.pem !== pem) {
