@@ -3,7 +3,8 @@
  * against baselines measured in the same run. The service runs from dist/ in a
  * child process on a throwaway redis-server; load comes from this process.
  * BENCH_STREAMS (default 2000) sets the number of open streams; BENCH_SECONDS
- * (default 5) the length of each throughput run; BENCH_RUNS (default 3) how
+ * (default 5) how many one-second windows of each throughput row a run
+ * measures, each between two of the bare route; BENCH_RUNS (default 3) how
  * often the ratio rows are measured (the median and range are reported);
  * BENCH_CLUSTER_VIEWERS (default 3000, 0 = skip) the viewers of the cluster row.
  */
@@ -92,16 +93,43 @@ async function startBare(kind: 'fastify' | 'broadcast'): Promise<string> {
   return `http://127.0.0.1:${port}`;
 }
 
-/**
- * Requests per second over SECONDS, after one second of the same load unmeasured:
- * every server, the baseline too, is measured with its code already optimised
- * by V8 rather than partly while it still compiles.
- */
+/** Requests per second over one second of load from 50 connections. */
 async function rps(url: string, options: Partial<autocannon.Options> = {}): Promise<number> {
-  await autocannon({ url, connections: 50, duration: 1, ...options });
-  const result = await autocannon({ url, connections: 50, duration: SECONDS, ...options });
+  const result = await autocannon({ url, connections: 50, duration: 1, ...options });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result.requests.average;
+}
+
+/**
+ * One throughput row against the bare route: after one second of each load
+ * unmeasured (so both are measured with their code optimised by V8, not
+ * partly while it still compiles), SECONDS one-second windows of the row,
+ * each between two of the bare route, alternating. The ratio is the row's
+ * requests over all its windows against the mean of each window's two
+ * neighbours, summed the same way: this machine's speed moves within seconds
+ * (the bare route measured 22k and 44k req/s in one run), and a neighbour one
+ * second away cancels more of that than one five seconds away. Every window
+ * counts, so a collection the service pays in one of them is not left out.
+ */
+async function ratioToBare(
+  bareUrl: string,
+  url: string,
+  options: Partial<autocannon.Options> = {},
+): Promise<{ ratio: number; rps: number; bare: number[] }> {
+  await rps(bareUrl);
+  await rps(url, options);
+  let before = await rps(bareUrl);
+  const bare = [before];
+  let served = 0;
+  let baseline = 0;
+  for (let i = 0; i < SECONDS; i++) {
+    served += await rps(url, options);
+    const after = await rps(bareUrl);
+    bare.push(after);
+    baseline += (before + after) / 2;
+    before = after;
+  }
+  return { ratio: served / baseline, rps: served / SECONDS, bare };
 }
 
 /** Microseconds per call of `work` over `items`. */
@@ -415,34 +443,32 @@ async function throughputRuns(redis: ThrowawayRedis): Promise<{ url: string; chi
   const ratios = { jwks: [] as number[], put: [] as number[], authPut: [] as number[] };
   const body = JSON.stringify({ args: { v: 42 } });
   for (let run = 0; run < RUNS; run++) {
-    // Bare and service alternate, each service row between two baseline runs,
-    // and its ratio is against their mean: this machine's speed drifts within
-    // seconds (the same bare route measured 24k and 46k req/s minutes apart),
-    // and a baseline taken next to the row cancels most of that drift.
-    const b0 = await rps(`${bare}/hello`);
-    const jwks = await rps(`${url}/.well-known/jwks.json`);
-    const b1 = await rps(`${bare}/hello`);
-    const put = await rps(`${url}/api/session/b`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
-    const b2 = await rps(`${bare}/hello`);
-    const authPut = await rps(`${url}/api/user/bench/session/b`, {
+    const jwks = await ratioToBare(`${bare}/hello`, `${url}/.well-known/jwks.json`);
+    const put = await ratioToBare(`${bare}/hello`, `${url}/api/session/b`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    const authPut = await ratioToBare(`${bare}/hello`, `${url}/api/user/bench/session/b`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', ...bearer },
       body,
     });
-    const b3 = await rps(`${bare}/hello`);
+    const bareSpread = (row: { bare: number[] }) => `${Math.min(...row.bare).toFixed(0)}–${Math.max(...row.bare).toFixed(0)}`;
     console.log(
-      `  run ${run + 1}: bare ${b0.toFixed(0)}, JWKS ${jwks.toFixed(0)}, bare ${b1.toFixed(0)}, PUT ${put.toFixed(0)}, ` +
-        `bare ${b2.toFixed(0)}, authenticated PUT ${authPut.toFixed(0)}, bare ${b3.toFixed(0)} req/s`,
+      `  run ${run + 1}: JWKS ${jwks.rps.toFixed(0)} req/s = ${jwks.ratio.toFixed(3)} × bare (${bareSpread(jwks)}), ` +
+        `PUT ${put.rps.toFixed(0)} = ${put.ratio.toFixed(3)} × (${bareSpread(put)}), ` +
+        `authenticated PUT ${authPut.rps.toFixed(0)} = ${authPut.ratio.toFixed(3)} × (${bareSpread(authPut)})`,
     );
-    rows.bare.push(b0, b1, b2, b3);
-    rows.jwks.push(jwks);
-    rows.put.push(put);
-    rows.authPut.push(authPut);
-    ratios.jwks.push(jwks / ((b0 + b1) / 2));
-    ratios.put.push(put / ((b1 + b2) / 2));
-    ratios.authPut.push(authPut / ((b2 + b3) / 2));
+    rows.bare.push(...jwks.bare, ...put.bare, ...authPut.bare);
+    rows.jwks.push(jwks.rps);
+    rows.put.push(put.rps);
+    rows.authPut.push(authPut.rps);
+    ratios.jwks.push(jwks.ratio);
+    ratios.put.push(put.ratio);
+    ratios.authPut.push(authPut.ratio);
   }
-  report(`bare Fastify GET (baseline), req/s, median of ${rows.bare.length} (range)`, spread(rows.bare, 0), '');
+  report(`bare Fastify GET (baseline), req/s, median of ${rows.bare.length} one-second windows (range)`, spread(rows.bare, 0), '');
   report('start-up with keys in Redis, to ready, ms', spread(startups, 0), '≤ 1000 ms');
   report(`GET /.well-known/jwks.json, × bare (req/s ${spread(rows.jwks, 0)})`, spread(ratios.jwks, 2), '≥ 0.80 × bare');
   report(`public PUT (store + render + publish), × bare (req/s ${spread(rows.put, 0)})`, spread(ratios.put, 2), '≥ 0.20 × bare');
@@ -511,7 +537,9 @@ async function clusterBench(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`realtime-svg bench: ${RUNS} runs of ${SECONDS}s per throughput row, ${STREAMS} streams, node ${process.version}\n`);
+  console.log(
+    `realtime-svg bench: ${RUNS} runs of ${SECONDS} one-second windows per throughput row, ${STREAMS} streams, node ${process.version}\n`,
+  );
   await verifyMicrobench();
 
   const redis = await startRedis();
