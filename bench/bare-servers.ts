@@ -8,11 +8,13 @@ import Fastify from 'fastify';
 
 const [kind, portText] = process.argv.slice(2);
 const port = Number(portText);
+// The service's default LISTEN_BACKLOG, so both sides of a row queue the same bursts of new connections.
+const backlog = 4096;
 
 if (kind === 'fastify') {
   const app = Fastify();
   app.get('/hello', async () => ({ hello: 'world' }));
-  await app.listen({ port, host: '127.0.0.1' });
+  await app.listen({ port, host: '127.0.0.1', backlog });
 } else {
   const viewers = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
@@ -38,6 +40,6 @@ if (kind === 'fastify') {
       res.on('close', () => viewers.delete(res));
     }
   });
-  server.listen(port, '127.0.0.1');
+  server.listen(port, '127.0.0.1', backlog);
 }
 process.send?.('ready');

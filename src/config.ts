@@ -34,6 +34,8 @@ export interface Config {
   HEADERS_TIMEOUT_MS: number;
   REQUEST_TIMEOUT_MS: number;
   KEEP_ALIVE_TIMEOUT_MS: number;
+  /** Connections the kernel holds for accept(); Linux caps it at net.core.somaxconn. */
+  LISTEN_BACKLOG: number;
   TRUST_PROXY: TrustProxy;
   /** PEM certificate chain and private key: both set means HTTPS with HTTP/2 (and HTTP/1.1 for older clients). */
   TLS_CERT_FILE?: string;
@@ -68,6 +70,7 @@ const schema = {
     HEADERS_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600_000, default: 10_000 },
     REQUEST_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600_000, default: 30_000 },
     KEEP_ALIVE_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600_000, default: 5_000 },
+    LISTEN_BACKLOG: { type: 'integer', minimum: 1, maximum: 65_535, default: 4096 },
     TRUST_PROXY: { type: 'string', default: 'false' },
     TLS_CERT_FILE: { type: 'string', minLength: 1 },
     TLS_KEY_FILE: { type: 'string', minLength: 1 },

@@ -27,7 +27,9 @@ closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: app.log }, async ({ si
 });
 
 try {
-  await app.listen({ port: config.PORT, host: config.HOST });
+  // Node's default backlog (511) overflows when thousands of viewers reconnect at once
+  // (after a deploy or a network blip): the kernel then drops or resets connections.
+  await app.listen({ port: config.PORT, host: config.HOST, backlog: config.LISTEN_BACKLOG });
 } catch (err) {
   app.log.error({ err }, 'could not listen');
   process.exit(1);

@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/paths.js';
@@ -34,10 +35,19 @@ function startServer(env: Record<string, string>, bundled = false) {
   return { child, exited, listening, output: () => stdout + stderr };
 }
 
+/** The accept backlog of the socket listening on `port`, as the kernel reports it (Send-Q of a listening socket, iproute2's ss). */
+async function listenBacklog(port: number): Promise<number> {
+  const { stdout } = await promisify(execFile)('ss', ['-ltnH', `sport = :${port}`]);
+  const [state, , sendQ] = stdout.trim().split(/\s+/);
+  if (state !== 'LISTEN') throw new Error(`ss found no listening socket on port ${port}: ${stdout}`);
+  return Number(sendQ);
+}
+
 describe('the server process', () => {
   it.each([
     [{ PORT: 'abc' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
+    [{ LISTEN_BACKLOG: '0' }, 'LISTEN_BACKLOG'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ REDIS_URL: 'http://example' }, 'REDIS_URL'],
   ])('When the configuration is invalid (%j), then it exits non-zero naming the variable', async (env, name) => {
@@ -82,6 +92,23 @@ describe('the server process', () => {
     expect(await server.exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(server.output()).toContain('stream closed');
+  });
+
+  it("When started, then it listens with the backlog LISTEN_BACKLOG sets, 4096 by default, not Node's 511", async () => {
+    // The kernel caps a backlog at somaxconn; below 777 this test could not tell ours from Node's default.
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    expect(somaxconn).toBeGreaterThanOrEqual(777);
+    for (const [env, expected] of [
+      [{}, Math.min(4096, somaxconn)],
+      [{ LISTEN_BACKLOG: '777' }, 777],
+    ] as const) {
+      const port = await freePort();
+      const server = startServer({ PORT: String(port), ...env });
+      await server.listening;
+      expect(await listenBacklog(port)).toBe(expected);
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    }
   });
 
   it('When the bundle npm start runs is started, then it renders in its worker, serves the docs and the token, and exits on SIGTERM', async () => {
