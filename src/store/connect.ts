@@ -35,9 +35,11 @@ export async function connectStore(
   // subscriber's (a stalled Redis answers nothing but keeps the socket open).
   // RedisStore re-subscribes itself after a reconnect, so it knows when that is
   // done; and a command that already failed its request is never sent again.
-  // Auto-pipelining sends the commands of all requests issued in one event-loop
-  // turn as one socket write: under load that halves Redis's CPU per write and
-  // the syscalls on both sides.
+  // No auto-pipelining: a write is one EVALSHA, and ioredis runs one
+  // auto-pipeline at a time, so a write issued while one is out waits a whole
+  // round trip before it leaves. Without it the public PUT ran 6% faster
+  // (alternating windows, README "Performance"), though redis-server spends
+  // more CPU per write; the main thread is what a PUT waits on.
   const settings = {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -45,7 +47,7 @@ export async function connectStore(
     commandTimeout: options.timeoutMs ?? 1000,
     autoResubscribe: false,
     autoResendUnfulfilledCommands: false,
-    enableAutoPipelining: true,
+    enableAutoPipelining: false,
   } as const;
   const client = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg' });
   const subscriber = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg:subscriber' });
@@ -85,7 +87,8 @@ async function connectCluster(nodes: string, log: StoreLogger, timeoutMs: number
     enableOfflineQueue: false,
     shardedSubscribers: true,
     scaleReads: 'master',
-    // As with one Redis: one write per node per event-loop turn. ioredis keeps
+    // One write per node per event-loop turn: the listing's reads here are one
+    // GET per key (no cross-slot command), which this batches. ioredis keeps
     // SUBSCRIBE out of its auto-pipelines but not the sharded forms, which would
     // then go out on a command connection instead of the shard's subscriber one.
     enableAutoPipelining: true,
