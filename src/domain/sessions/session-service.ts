@@ -23,6 +23,18 @@ interface SessionRecord {
   revision: string;
 }
 
+/** What a write takes from the version it replaces (not its frame or args). */
+type Basis = Pick<SessionRecord, 'template' | 'createdAt' | 'updatedAt' | 'revision'>;
+
+/** A stored entry as this instance last read or wrote it, with what a write needs of it already decoded. */
+interface Remembered extends StoredEntry {
+  readonly basis: Basis;
+}
+
+function basisOf({ template, createdAt, updatedAt, revision }: SessionRecord): Basis {
+  return { template, createdAt, updatedAt, revision };
+}
+
 export interface SessionSnapshot extends SessionRecord {
   ref: SessionRef;
   expiresAt: number | null;
@@ -160,9 +172,10 @@ export class SessionService {
   /**
    * The value of each session this instance last read or wrote (a bounded LRU),
    * so a write can go straight to the store's compare-and-swap instead of
-   * reading first. Never answers a read: readers always ask the store.
+   * reading first, and without parsing the value again. Never answers a read:
+   * readers always ask the store.
    */
-  private readonly recent = new Map<string, StoredEntry>();
+  private readonly recent = new Map<string, Remembered>();
   /** Updates under way on this instance, by session key. */
   private readonly writing = new Map<string, number>();
 
@@ -193,7 +206,7 @@ export class SessionService {
       throw new DomainError('conflict', 'a session with this id already exists');
     }
     if (ref.kind === 'user') await this.admitToIndex(ref.userId, ref.sessionId, key, at);
-    this.remember(key, { value, expiresAt });
+    this.remember(key, { value, expiresAt, basis: basisOf(record) });
     return { ...record, ref, expiresAt };
   }
 
@@ -233,8 +246,9 @@ export class SessionService {
       this.recent.delete(key);
       return null;
     }
-    this.remember(key, entry);
-    return decode(ref, entry.value, entry.expiresAt);
+    const record = decodeRecord(entry.value);
+    this.remember(key, { ...entry, basis: basisOf(record) });
+    return { ...record, ref, expiresAt: entry.expiresAt };
   }
 
   async get(ref: SessionRef): Promise<SessionSnapshot> {
@@ -294,11 +308,11 @@ export class SessionService {
   private async write(
     ref: SessionRef,
     key: string,
-    entry: StoredEntry,
+    entry: StoredEntry & { basis?: Basis },
     input: UpdateSession,
     ifMatch: readonly string[] | true | undefined,
   ): Promise<SessionSnapshot | null> {
-    const current = decode(ref, entry.value, entry.expiresAt);
+    const current = entry.basis ?? decodeRecord(entry.value);
     if (Array.isArray(ifMatch) && !ifMatch.includes(sessionEtag(current))) return null;
     const template = input.template ?? current.template;
     const frame = await this.renderer.render(template, input.args);
@@ -340,12 +354,12 @@ export class SessionService {
       this.recent.delete(key);
       throw notFound();
     }
-    this.remember(key, { value, expiresAt: stored.expiresAt });
+    this.remember(key, { value, expiresAt: stored.expiresAt, basis: basisOf(record) });
     return { ...record, ref, expiresAt: stored.expiresAt };
   }
 
   /** Keeps the value just read or written, least recently used out first; large ones are not kept. */
-  private remember(key: string, entry: StoredEntry): void {
+  private remember(key: string, entry: Remembered): void {
     this.recent.delete(key);
     if (entry.value.length > RECENT_VALUE_MAX_CHARS) return;
     this.recent.set(key, entry);
