@@ -2,6 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import { parseClusterNodes } from '../config.js';
 import { EmbeddedStore } from './embedded-store.js';
 import { StoreUnreachableError } from './errors.js';
+import { coalesceWrites } from './coalesce-writes.js';
 import { RedisStore } from './redis-store.js';
 import type { Store } from './store.js';
 
@@ -35,11 +36,9 @@ export async function connectStore(
   // subscriber's (a stalled Redis answers nothing but keeps the socket open).
   // RedisStore re-subscribes itself after a reconnect, so it knows when that is
   // done; and a command that already failed its request is never sent again.
-  // No auto-pipelining: a write is one EVALSHA, and ioredis runs one
-  // auto-pipeline at a time, so a write issued while one is out waits a whole
-  // round trip before it leaves. Without it the public PUT ran 6% faster
-  // (alternating windows, README "Performance"), though redis-server spends
-  // more CPU per write; the main thread is what a PUT waits on.
+  // No auto-pipelining: ioredis runs one auto-pipeline at a time, so a command
+  // issued while one is out waits a whole round trip before it leaves. The
+  // command connection coalesces its socket writes instead (coalesce-writes.ts).
   const settings = {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -50,6 +49,8 @@ export async function connectStore(
     enableAutoPipelining: false,
   } as const;
   const client = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg' });
+  // Each reconnect brings a new socket; 'connect' names the moment it is there.
+  client.on('connect', () => coalesceWrites(client.stream));
   const subscriber = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg:subscriber' });
   // ioredis rejects connect() with "Connection is closed"; the error event said why.
   let lastError: string | undefined;
