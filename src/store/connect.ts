@@ -2,7 +2,6 @@ import { Cluster, Redis } from 'ioredis';
 import { parseClusterNodes } from '../config.js';
 import { EmbeddedStore } from './embedded-store.js';
 import { StoreUnreachableError } from './errors.js';
-import { coalesceWrites } from './coalesce-writes.js';
 import { RedisStore } from './redis-store.js';
 import type { Store } from './store.js';
 
@@ -37,8 +36,8 @@ export async function connectStore(
   // RedisStore re-subscribes itself after a reconnect, so it knows when that is
   // done; and a command that already failed its request is never sent again.
   // No auto-pipelining: ioredis runs one auto-pipeline at a time, so a command
-  // issued while one is out waits a whole round trip before it leaves. The
-  // command connection coalesces its socket writes instead (coalesce-writes.ts).
+  // issued while one is out waits a whole round trip before it leaves. RedisStore
+  // coalesces the command connection's socket writes instead (coalesce-writes.ts).
   const settings = {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -49,8 +48,6 @@ export async function connectStore(
     enableAutoPipelining: false,
   } as const;
   const client = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg' });
-  // Each reconnect brings a new socket; 'connect' names the moment it is there.
-  client.on('connect', () => coalesceWrites(client.stream));
   const subscriber = new Redis(redisUrl, { ...settings, connectionName: 'realtime-svg:subscriber' });
   // ioredis rejects connect() with "Connection is closed"; the error event said why.
   let lastError: string | undefined;

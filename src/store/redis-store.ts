@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { coalesceWrites } from './coalesce-writes.js';
 import { StoreUnavailableError } from './errors.js';
 import type { Budget, ConditionalReplace, IndexEntry, MessageListener, Reservation, Store, StoredEntry } from './store.js';
 
@@ -185,6 +186,14 @@ return 'deleted'
  * commands fail at once, without being sent, until a PING answers again; so a
  * stalled Redis costs each request a 503 at once instead of a timeout each,
  * and commands do not pile up in the socket for the whole stall.
+ *
+ * On one Redis the command connection sends what one event-loop turn issued
+ * in one socket write, at the end of the turn (coalesce-writes.ts). Requests
+ * that read the same key in one turn therefore share one read: until the
+ * turn ends none of them has left, so a read of its own would have been sent
+ * next to the shared one and answered alike. A command that changes the key
+ * ends the sharing for the rest of the turn, so a read issued after it still
+ * sees what it wrote.
  */
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
@@ -199,6 +208,9 @@ export class RedisStore implements Store {
   private reconnectPending = false;
 
   private readonly sharded: boolean;
+  /** On one Redis: the reads issued in this event-loop turn, by key (see the class comment). */
+  private readonly readsThisTurn = new Map<string, Promise<StoredEntry | null>>();
+  private readsEndScheduled = false;
 
   /** How a script announces on a session's channel: sharded pub/sub on a cluster. */
   private get publishCommand(): 'SPUBLISH' | 'PUBLISH' {
@@ -230,6 +242,11 @@ export class RedisStore implements Store {
         if (subscriberConnected) void this.resubscribe();
         subscriberConnected = true;
       });
+    }
+    if (!isCluster(client)) {
+      // Each reconnect brings a new socket; 'connect' names the moment it is there.
+      if (client.status === 'ready') coalesceWrites(client.stream);
+      client.on('connect', () => coalesceWrites(client.stream));
     }
     this.client.on('ready', () => {
       // A new connection has no backlog of unanswered commands behind it.
@@ -327,6 +344,29 @@ export class RedisStore implements Store {
   }
 
   get(key: string): Promise<StoredEntry | null> {
+    if (this.sharded) return this.read(key);
+    let read = this.readsThisTurn.get(key);
+    if (!read) {
+      read = this.read(key);
+      this.readsThisTurn.set(key, read);
+      if (!this.readsEndScheduled) {
+        this.readsEndScheduled = true;
+        setImmediate(() => {
+          this.readsEndScheduled = false;
+          this.readsThisTurn.clear();
+        });
+      }
+    }
+    // Each caller gets an entry of its own.
+    return read.then((entry) => entry && { ...entry });
+  }
+
+  /** From here on in this turn, a read of `key` is sent after this command, not shared with one sent before it. */
+  private changing(key: string): void {
+    this.readsThisTurn.delete(key);
+  }
+
+  private read(key: string): Promise<StoredEntry | null> {
     return this.guard(async () => {
       // One command, and an error (say WRONGTYPE) rejects instead of reading as a missing key.
       const reply = await runScript(this.client, GET_WITH_EXPIRY, key);
@@ -337,6 +377,7 @@ export class RedisStore implements Store {
   }
 
   create(key: string, value: string, expiresAt: number | null): Promise<boolean> {
+    this.changing(key);
     return this.guard(async () => {
       const ok = expiresAt === null ? await this.client.set(key, value, 'NX') : await this.client.set(key, value, 'PXAT', expiresAt, 'NX');
       return ok === 'OK';
@@ -344,6 +385,7 @@ export class RedisStore implements Store {
   }
 
   replace(key: string, value: string, expiresAt?: number, announce?: string): Promise<StoredEntry | null> {
+    this.changing(key);
     if (announce !== undefined) {
       return this.guard(async () => {
         const reply = await runScript(
@@ -369,6 +411,7 @@ export class RedisStore implements Store {
   }
 
   replaceIfUnchanged(key: string, expected: string, value: string, expiresAt?: number, announce?: string): Promise<ConditionalReplace> {
+    this.changing(key);
     return this.guard(async () => {
       const reply = await runScript(
         this.client,
@@ -388,6 +431,7 @@ export class RedisStore implements Store {
   }
 
   deleteIfUnchanged(key: string, expected: string): Promise<'deleted' | 'changed' | 'missing'> {
+    this.changing(key);
     return this.guard(async () => {
       const reply = await runScript(this.client, DELETE_IF_UNCHANGED, key, expected);
       if (reply === 'deleted' || reply === 'changed' || reply === 'missing') return reply;
@@ -396,10 +440,12 @@ export class RedisStore implements Store {
   }
 
   delete(key: string): Promise<boolean> {
+    this.changing(key);
     return this.guard(async () => (await this.client.del(key)) > 0);
   }
 
   put(key: string, value: string): Promise<void> {
+    this.changing(key);
     return this.guard(async () => {
       await this.client.set(key, value);
     });
@@ -421,6 +467,7 @@ export class RedisStore implements Store {
   }
 
   increment(key: string, windowMs: number): Promise<{ count: number; expiresAt: number }> {
+    this.changing(key);
     return this.guard(async () => {
       // PEXPIRE NX starts the window on the first increment only (Redis 7).
       const result = await this.client.multi().incr(key).call('PEXPIRE', key, windowMs, 'NX').call('PEXPIRETIME', key).exec();
@@ -429,10 +476,12 @@ export class RedisStore implements Store {
   }
 
   decrement(key: string): Promise<number> {
+    this.changing(key);
     return this.guard(async () => Number(await runScript(this.client, DECREMENT_IF_POSITIVE, key)));
   }
 
   readAndReserve(key: string, budgets: Budget[], windowMs: number): Promise<Reservation> {
+    for (const budget of budgets) this.changing(budget.key);
     if (this.sharded) return this.readAndReserveInSteps(key, budgets, windowMs);
     return this.guard(async () => {
       const reply = await runScriptOn(
