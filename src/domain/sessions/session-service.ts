@@ -290,7 +290,9 @@ export class SessionService {
         this.recent.delete(key);
         throw notFound();
       }
-      const written = await this.write(ref, key, entry, input, ifMatch);
+      // Writers of one session often read the version this instance wrote last: already decoded.
+      const known = this.recent.get(key);
+      const written = await this.write(ref, key, known?.value === entry.value ? { ...entry, basis: known.basis } : entry, input, ifMatch);
       if (!written) throw changedSince();
       return written;
     } finally {
