@@ -176,8 +176,12 @@ export class SessionService {
    * readers always ask the store.
    */
   private readonly recent = new Map<string, Remembered>();
-  /** Updates under way on this instance, by session key. */
-  private readonly writing = new Map<string, number>();
+  /**
+   * Updates under way on this instance, by session key, and the newest
+   * updatedAt one of them has sent to the store: overlapping writes read the same
+   * version, and each must still go out newer than the one sent before it.
+   */
+  private readonly writing = new Map<string, { count: number; lastVersion: number }>();
 
   constructor(
     private readonly store: Store,
@@ -273,7 +277,9 @@ export class SessionService {
     // Only when no other write to it is under way here: concurrent writes would
     // all swap over the same remembered value and all but one start over.
     const remembered = ifMatch || this.writing.has(key) ? undefined : this.recent.get(key);
-    this.writing.set(key, (this.writing.get(key) ?? 0) + 1);
+    const underWay = this.writing.get(key);
+    if (underWay) underWay.count++;
+    else this.writing.set(key, { count: 1, lastVersion: 0 });
     try {
       if (remembered) {
         try {
@@ -296,9 +302,8 @@ export class SessionService {
       if (!written) throw changedSince();
       return written;
     } finally {
-      const left = (this.writing.get(key) ?? 1) - 1;
-      if (left > 0) this.writing.set(key, left);
-      else this.writing.delete(key);
+      const left = this.writing.get(key);
+      if (left && --left.count === 0) this.writing.delete(key);
     }
   }
 
@@ -319,7 +324,10 @@ export class SessionService {
     const template = input.template ?? current.template;
     const frame = await this.renderer.render(template, input.args);
     // Strictly increasing, so viewers can drop a frame older than one they showed.
-    const updatedAt = Math.max(this.now(), current.updatedAt + 1);
+    // The store command goes out in this same synchronous step, so versions go out in the order they are stored.
+    const underWay = this.writing.get(key);
+    const updatedAt = Math.max(this.now(), current.updatedAt + 1, (underWay?.lastVersion ?? 0) + 1);
+    if (underWay) underWay.lastVersion = updatedAt;
     const record: SessionRecord = {
       template,
       args: input.args,

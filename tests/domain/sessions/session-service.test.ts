@@ -131,6 +131,15 @@ describe('SessionService', () => {
       expect(b.createdAt).toBe(created.createdAt);
     });
 
+    it('When writes of one session overlap and the clock stands still, then each gets its own updatedAt, in the order they are stored, and the last stored is the newest', async () => {
+      await service.create(publicRef('demo'), { template: 't', args: { n: 0 }, ttlSeconds: 60 });
+      const written = await Promise.all([1, 2, 3, 4].map((n) => service.update(publicRef('demo'), { args: { n } })));
+      const versions = written.map((snapshot) => snapshot.updatedAt);
+      expect(new Set(versions).size).toBe(4);
+      const stored = await service.get(publicRef('demo'));
+      expect(stored.updatedAt).toBe(Math.max(...versions));
+    });
+
     it('When the clock goes backwards, then updatedAt still strictly increases', async () => {
       const created = await service.create(publicRef('demo'), { template: 't', args: {}, ttlSeconds: 60 });
       time -= 5_000;
