@@ -163,5 +163,20 @@ describe('the server process', () => {
     expect(log).toMatch(/"authFailure":"forbidden"/);
     expect(log).toContain('"msg":"token issued"');
     for (const secret of [token, tampered, token.split('.')[2]!, 'a long password']) expect(log).not.toContain(secret);
+    // Each line about a request names it, as Fastify's request logger did: the
+    // auth failure and the rejection it caused share one reqId, other requests have their own.
+    const lines = log
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg?: string; reqId?: unknown; authFailure?: string });
+    const issued = lines.find((line) => line.msg === 'token issued');
+    const badSignature = lines.find((line) => line.authFailure === 'FAST_JWT_INVALID_SIGNATURE');
+    const forbidden = lines.find((line) => line.authFailure === 'forbidden');
+    const rejected = lines.filter((line) => line.msg === 'request rejected');
+    expect(issued?.reqId).toEqual(expect.any(String));
+    expect(badSignature?.reqId).toEqual(expect.any(String));
+    expect(forbidden?.reqId).toEqual(expect.any(String));
+    expect(new Set([issued?.reqId, badSignature?.reqId, forbidden?.reqId]).size).toBe(3);
+    expect(rejected.map((line) => line.reqId).sort()).toEqual([badSignature?.reqId, forbidden?.reqId].sort());
   });
 });
