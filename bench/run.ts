@@ -453,14 +453,14 @@ async function throughputRuns(redis: ThrowawayRedis): Promise<{ url: string; chi
     service = await startService(redis.url);
     await stop(bare.child);
     bare = await startBare('fastify');
-    const { url } = service;
-    const jwks = await ratioToBare(`${bare.url}/hello`, `${url}/.well-known/jwks.json`);
-    const put = await ratioToBare(`${bare.url}/hello`, `${url}/api/session/b`, {
+    const runUrl = service.url;
+    const jwks = await ratioToBare(`${bare.url}/hello`, `${runUrl}/.well-known/jwks.json`);
+    const put = await ratioToBare(`${bare.url}/hello`, `${runUrl}/api/session/b`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body,
     });
-    const authPut = await ratioToBare(`${bare.url}/hello`, `${url}/api/user/bench/session/b`, {
+    const authPut = await ratioToBare(`${bare.url}/hello`, `${runUrl}/api/user/bench/session/b`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', ...bearer },
       body,
